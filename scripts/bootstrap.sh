@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Idempotent bootstrap for `make test`, `make demo` and `make bench`:
+#   venv    .venv/ with the pinned control-node tooling and the runtime package
+#   apt     the Debian packages listed in requirements/apt.txt
+#   docker  a running Docker engine (scripts/ensure-docker.sh)
+#   images  the local systemd test images (scripts/build-test-images.sh)
+#   lock    re-freeze requirements/constraints.txt from .venv
+# With no argument: apt, venv, docker, images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=${OPENCLAW_PYTHON:-python3}
+
+say() { printf '==> [bootstrap] %s\n' "$*"; }
+
+apt_packages() {
+    local missing=()
+    while read -r pkg; do
+        pkg=${pkg%%#*}; pkg=${pkg//[[:space:]]/}
+        [ -n "$pkg" ] || continue
+        dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done < requirements/apt.txt
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "Debian packages present"
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "ERROR: missing Debian packages: ${missing[*]}; install them (as root) and re-run." >&2
+        exit 1
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+venv_stamp() {
+    cat requirements/tools.txt requirements/constraints.txt runtime/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16
+}
+
+venv() {
+    local want
+    want=$(venv_stamp)
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.openclaw-stamp" 2>/dev/null)" = "$want" ]; then
+        say "virtualenv .venv up to date"
+        return 0
+    fi
+    [ -x "$VENV/bin/python" ] || { say "creating .venv with $($PY --version)"; "$PY" -m venv "$VENV"; }
+    local args=(-r requirements/tools.txt)
+    [ -f runtime/pyproject.toml ] && args+=(-e "runtime[test]")
+    [ -f requirements/constraints.txt ] && args+=(-c requirements/constraints.txt)
+    say "installing Python packages into .venv (pinned by requirements/constraints.txt); a few minutes the first time"
+    "$VENV/bin/pip" install --progress-bar off -q "${args[@]}" 2> >(grep -v "is ignored: it is neither" >&2)
+    echo "$want" > "$VENV/.openclaw-stamp"
+    say "virtualenv ready: $("$VENV/bin/ansible" --version | head -1), $("$VENV/bin/molecule" --version 2>/dev/null | head -1)"
+}
+
+lock() {
+    "$VENV/bin/pip" freeze --exclude-editable | grep -v '^-e ' | sort > requirements/constraints.txt
+    say "wrote requirements/constraints.txt ($(wc -l < requirements/constraints.txt) pins)"
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(apt venv docker images)
+for step in "${steps[@]}"; do
+    case $step in
+        apt) apt_packages ;;
+        venv) venv ;;
+        docker) scripts/ensure-docker.sh ;;
+        images) scripts/build-test-images.sh ;;
+        lock) lock ;;
+        *) echo "unknown bootstrap step: $step (use apt, venv, docker, images, lock)" >&2; exit 2 ;;
+    esac
+done

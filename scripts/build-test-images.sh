@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Build the systemd test images used by Molecule and `make demo`, locally:
+# no registry can be reached, so each image is a debootstrap'ed Debian
+# imported with `docker import`.
+#
+#   openclaw-test/debian:<suite>            stable name used by molecule/ and inventories/
+#   openclaw-test/debian:<suite>-<hash>     the same image, tagged with the hash of its recipe
+#
+# An image is rebuilt only when its recipe (this file + suite + package list)
+# changes. Usage: build-test-images.sh [bookworm] [trixie]
+set -euo pipefail
+
+MIRROR=${OPENCLAW_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PACKAGES=python3,systemd,systemd-sysv,sudo,procps,iproute2,ca-certificates
+SUITES=("$@")
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(bookworm trixie)
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+say() { printf '==> [images] %s\n' "$*"; }
+
+need_debootstrap() {
+    if ! command -v debootstrap >/dev/null; then
+        say "installing debootstrap from the Debian packages"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+    fi
+}
+
+recipe_hash() {
+    # The recipe: this script, the suite, the package list and the mirror.
+    { cat "$HERE/build-test-images.sh"; echo "$1 $PACKAGES $MIRROR"; } | sha256sum | cut -c1-12
+}
+
+build_one() {
+    local suite=$1 hash tag root start
+    hash=$(recipe_hash "$suite")
+    tag="openclaw-test/debian:${suite}-${hash}"
+    if docker image inspect "$tag" >/dev/null 2>&1; then
+        docker tag "$tag" "openclaw-test/debian:${suite}"
+        say "$suite: up to date ($tag)"
+        return 0
+    fi
+    need_debootstrap
+    root=$(mktemp -d "/var/tmp/openclaw-rootfs-${suite}.XXXXXX")
+    trap 'rm -rf "$root"' RETURN
+    start=$(date +%s)
+    say "$suite: debootstrap --variant=minbase ($PACKAGES), about a minute"
+    # Progress: debootstrap prints a line per package and step; show the
+    # steps and a count every 25 packages so a slow minute shows life.
+    debootstrap --variant=minbase --include="$PACKAGES" "$suite" "$root" "$MIRROR" 2>&1 \
+        | awk -v s="$suite" '
+            /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring)/ { n[$2]++; if (n[$2] % 25 == 1) { print "    [" s "] " $2 " packages... (" n[$2] ")"; fflush() } next }
+            /^(I: (Resolving|Checking|Found|Installing|Base)|E:|W:)/ { print "    [" s "] " $0; fflush() }'
+    [ -x "$root/lib/systemd/systemd" ] || { echo "ERROR: debootstrap of $suite failed" >&2; return 1; }
+    # A container has no getty or udev to wait for; an empty machine-id is
+    # regenerated at first boot.
+    rm -f "$root"/etc/machine-id && touch "$root"/etc/machine-id
+    for unit in getty.target systemd-udevd.service systemd-udev-trigger.service; do
+        ln -sf /dev/null "$root/etc/systemd/system/$unit"
+    done
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    say "$suite: importing into Docker as $tag"
+    tar -C "$root" -c . | docker import \
+        --change 'CMD ["/lib/systemd/systemd"]' \
+        --change 'ENV container=docker' \
+        --change "LABEL org.openclaw.recipe=${hash}" \
+        - "$tag" >/dev/null
+    docker tag "$tag" "openclaw-test/debian:${suite}"
+    say "$suite: built in $(( $(date +%s) - start ))s"
+}
+
+docker info >/dev/null 2>&1 || { echo "ERROR: no Docker engine; run scripts/ensure-docker.sh first" >&2; exit 1; }
+pids=()
+for s in "${SUITES[@]}"; do
+    build_one "$s" &
+    pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+[ $rc -eq 0 ] || { echo "ERROR: building a test image failed (see above)" >&2; exit 1; }
