@@ -69,6 +69,29 @@ build_one() {
     say "$suite: built in $(( $(date +%s) - start ))s"
 }
 
+# Derived images: every molecule/_shared/images/<name>/Dockerfile becomes
+# openclaw-test/<name>:latest (FROM one of the base images above), rebuilt only
+# when its folder or its base image changes.
+build_derived() {
+    local dir name hash tag
+    for dir in "$HERE"/../molecule/_shared/images/*/; do
+        [ -f "$dir/Dockerfile" ] || continue
+        name=$(basename "$dir")
+        hash=$( { tar -C "$dir" -c --sort=name --mtime=@0 --owner=0 --group=0 . ;
+                  docker image inspect --format '{{.Id}}' openclaw-test/debian:bookworm openclaw-test/debian:trixie 2>/dev/null; } | sha256sum | cut -c1-12)
+        tag="openclaw-test/${name}:${hash}"
+        if docker image inspect "$tag" >/dev/null 2>&1; then
+            docker tag "$tag" "openclaw-test/${name}:latest"
+            say "$name: up to date ($tag)"
+            continue
+        fi
+        say "$name: docker build ($dir)"
+        docker build -q -t "$tag" "$dir" 2>&1 | grep -v -i -E 'deprecated|buildx|install the buildx|^ *$|https://docs.docker' || true
+        docker image inspect "$tag" >/dev/null 2>&1 || { echo "ERROR: building $name failed" >&2; return 1; }
+        docker tag "$tag" "openclaw-test/${name}:latest"
+    done
+}
+
 docker info >/dev/null 2>&1 || { echo "ERROR: no Docker engine; run scripts/ensure-docker.sh first" >&2; exit 1; }
 pids=()
 for s in "${SUITES[@]}"; do
@@ -78,3 +101,4 @@ done
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
 [ $rc -eq 0 ] || { echo "ERROR: building a test image failed (see above)" >&2; exit 1; }
+[ $# -gt 0 ] || build_derived
