@@ -27,8 +27,9 @@ need_debootstrap() {
 }
 
 recipe_hash() {
-    # The recipe: this script, the suite, the package list and the mirror.
-    { cat "$HERE/build-test-images.sh"; echo "$1 $PACKAGES $MIRROR"; } | sha256sum | cut -c1-12
+    # The recipe: the build function itself, the suite, the package list and
+    # the mirror (not the rest of this file, so unrelated edits reuse images).
+    { declare -f build_one; echo "$1 $PACKAGES $MIRROR"; } | sha256sum | cut -c1-12
 }
 
 build_one() {
@@ -66,6 +67,9 @@ build_one() {
         --change "LABEL org.openclaw.recipe=${hash}" \
         - "$tag" >/dev/null
     docker tag "$tag" "openclaw-test/debian:${suite}"
+    # Drop images of older recipes of this suite.
+    docker images --format '{{.Repository}}:{{.Tag}}' openclaw-test/debian \
+        | grep -E "^openclaw-test/debian:${suite}-" | grep -v -x "$tag" | xargs -r docker rmi >/dev/null 2>&1 || true
     say "$suite: built in $(( $(date +%s) - start ))s"
 }
 
