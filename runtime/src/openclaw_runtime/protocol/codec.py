@@ -1,0 +1,258 @@
+"""Decode OIP requests and encode responses: JSON and the binary tensor extension."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..errors import BadRequest, InvalidInput
+from .datatypes import DATATYPES, datatype_of
+from .types import InferenceRequest, InferenceResponse, RequestedOutput, Tensor
+
+__all__ = ["decode_request", "encode_response", "pack_bytes", "unpack_bytes"]
+
+_LEN = struct.Struct("<I")
+
+
+def pack_bytes(array: np.ndarray) -> bytes:
+    """Serialize a BYTES tensor: each element as a 4-byte little-endian length + bytes."""
+    parts = []
+    for item in array.ravel():
+        raw = item if isinstance(item, bytes) else str(item).encode("utf-8")
+        parts.append(_LEN.pack(len(raw)))
+        parts.append(raw)
+    return b"".join(parts)
+
+
+def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
+    """Parse ``count`` length-prefixed elements of a BYTES tensor."""
+    out = np.empty(count, dtype=np.object_)
+    pos, end = 0, len(buf)
+    for i in range(count):
+        if pos + 4 > end:
+            raise InvalidInput(f"input '{name}': BYTES data ends after {i} of {count} elements")
+        (size,) = _LEN.unpack_from(buf, pos)
+        pos += 4
+        if pos + size > end:
+            raise InvalidInput(f"input '{name}': BYTES element {i} runs past the data")
+        out[i] = bytes(buf[pos : pos + size])
+        pos += size
+    if pos != end:
+        raise InvalidInput(f"input '{name}': {end - pos} trailing bytes after {count} elements")
+    return out
+
+
+def _shape(name: str, raw: Any) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
+    ):
+        raise InvalidInput(
+            f"input '{name}': shape must be a list of non-negative ints, got {raw!r}"
+        )
+    return tuple(raw)
+
+
+def _from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np.ndarray:
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        flat = _flatten(data) if isinstance(data, list) else [data]
+        arr = np.empty(len(flat), dtype=np.object_)
+        for i, item in enumerate(flat):
+            if isinstance(item, str):
+                arr[i] = item.encode("utf-8")
+            else:
+                raise InvalidInput(f"input '{name}': BYTES data must be strings, got {item!r}")
+    else:
+        try:
+            arr = np.array(data, dtype=DATATYPES[datatype])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidInput(
+                f"input '{name}': data is not a (nested) list of {datatype} values: {exc}"
+            ) from exc
+    if arr.size != count:
+        raise InvalidInput(
+            f"input '{name}': shape {list(shape)} needs {count} values, data has {arr.size}"
+        )
+    return arr.reshape(shape)
+
+
+def _flatten(data: list) -> list:
+    out: list = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+        else:
+            stack.pop()
+    return out
+
+
+def _from_binary(name: str, datatype: str, shape: tuple[int, ...], chunk: memoryview) -> np.ndarray:
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        return unpack_bytes(chunk, count, name).reshape(shape)
+    dtype = DATATYPES[datatype].newbyteorder("<")
+    expected = count * dtype.itemsize
+    if len(chunk) != expected:
+        raise InvalidInput(
+            f"input '{name}': shape {list(shape)} as {datatype} needs {expected} bytes, "
+            f"binary_data_size is {len(chunk)}"
+        )
+    return np.frombuffer(chunk, dtype=dtype).reshape(shape)
+
+
+def _loads(data: bytes | memoryview) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            f"request body is not valid JSON ({exc}); note that JSON has no NaN or Infinity: "
+            "send such values with the binary tensor extension"
+        ) from exc
+
+
+def decode_request(body: bytes, header_length: int | None = None) -> InferenceRequest:
+    """Decode a request body; ``header_length`` is Inference-Header-Content-Length, if sent."""
+    view = memoryview(body)
+    if header_length is None:
+        header, binary = view, view[len(view) :]
+    else:
+        if header_length < 0 or header_length > len(view):
+            raise BadRequest(
+                f"Inference-Header-Content-Length {header_length} is outside the body "
+                f"({len(view)} bytes)"
+            )
+        if header_length == 0:
+            # Raw binary mode: the body is the single input's data, described by the model.
+            return InferenceRequest(inputs=[], raw=bytes(view))
+        header, binary = view[:header_length], view[header_length:]
+    doc = _loads(header)
+    if not isinstance(doc, dict):
+        raise BadRequest("request body must be a JSON object with an 'inputs' list")
+    raw_inputs = doc.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise BadRequest("request needs a non-empty 'inputs' list")
+    params = doc.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise BadRequest("'parameters' must be an object")
+    offset = 0
+    inputs: list[Tensor] = []
+    for position, item in enumerate(raw_inputs):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise BadRequest(f"inputs[{position}] must be an object with a string 'name'")
+        name = item["name"]
+        datatype = item.get("datatype")
+        if datatype not in DATATYPES:
+            raise InvalidInput(
+                f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}"
+            )
+        shape = _shape(name, item.get("shape"))
+        in_params = item.get("parameters") or {}
+        if not isinstance(in_params, dict):
+            raise BadRequest(f"input '{name}': 'parameters' must be an object")
+        size = in_params.get("binary_data_size")
+        if size is not None:
+            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+                raise InvalidInput(
+                    f"input '{name}': binary_data_size {size!r} does not fit the "
+                    f"{len(binary) - offset} binary bytes left in the body"
+                )
+            arr = _from_binary(name, datatype, shape, binary[offset : offset + size])
+            offset += size
+        elif "data" in item:
+            arr = _from_json(name, datatype, shape, item["data"])
+        else:
+            raise InvalidInput(f"input '{name}': needs 'data' or parameters.binary_data_size")
+        inputs.append(Tensor(name, datatype, arr, in_params))
+    if offset != len(binary):
+        raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by inputs")
+    outputs = None
+    raw_outputs = doc.get("outputs")
+    if raw_outputs is not None:
+        if not isinstance(raw_outputs, list):
+            raise BadRequest("'outputs' must be a list")
+        outputs = []
+        for position, item in enumerate(raw_outputs):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise BadRequest(f"outputs[{position}] must be an object with a string 'name'")
+            out_params = item.get("parameters") or {}
+            if not isinstance(out_params, dict):
+                raise BadRequest(f"output '{item['name']}': 'parameters' must be an object")
+            binary_flag = out_params.get("binary_data")
+            outputs.append(
+                RequestedOutput(
+                    item["name"], None if binary_flag is None else bool(binary_flag), out_params
+                )
+            )
+    request_id = doc.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        request_id = str(request_id)
+    return InferenceRequest(
+        inputs=inputs,
+        id=request_id,
+        parameters=params,
+        outputs=outputs,
+        binary_output=bool(params.get("binary_data_output", False)),
+    )
+
+
+def _json_data(array: np.ndarray) -> Any:
+    flat = array.reshape(-1)
+    if flat.dtype.kind == "O" or flat.dtype.kind in "SU":
+        return [
+            x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in flat.tolist()
+        ]
+    if flat.dtype == np.float16:
+        flat = flat.astype(np.float32)
+    if not flat.flags.c_contiguous:
+        flat = np.ascontiguousarray(flat)
+    return flat
+
+
+def encode_response(
+    response: InferenceResponse,
+    requested: list[RequestedOutput] | None = None,
+    binary_default: bool = False,
+) -> tuple[bytes, int | None]:
+    """Return ``(body, header_length)``; header_length is None for a pure JSON body."""
+    flags = {r.name: r.binary for r in requested or ()}
+    outputs = []
+    chunks: list[bytes] = []
+    for tensor in response.outputs:
+        arr = tensor.data
+        flag = flags.get(tensor.name)
+        binary = binary_default if flag is None else flag
+        entry: dict[str, Any] = {
+            "name": tensor.name,
+            "datatype": tensor.datatype or datatype_of(arr),
+            "shape": list(arr.shape),
+        }
+        if binary:
+            if entry["datatype"] == "BYTES":
+                raw = pack_bytes(arr)
+            else:
+                raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            entry["data"] = _json_data(arr)
+        outputs.append(entry)
+    doc: dict[str, Any] = {
+        "model_name": response.model_name,
+        "model_version": response.model_version,
+        "id": response.id or "",
+        "outputs": outputs,
+    }
+    if response.parameters:
+        doc["parameters"] = response.parameters
+    header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not chunks:
+        return header, None
+    return header + b"".join(chunks), len(header)
