@@ -1,0 +1,5 @@
+"""Per-model dynamic batching."""
+
+from .batcher import Batcher, BatchRecord
+
+__all__ = ["BatchRecord", "Batcher"]

@@ -1,0 +1,113 @@
+"""Prometheus metrics (prometheus_client), aggregated across worker processes.
+
+Multiprocess mode is on when ``PROMETHEUS_MULTIPROC_DIR`` is set before this
+module is imported (the supervisor does it); then ``/metrics`` merges the
+files of every worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _mp
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "render"]
+
+_LATENCY = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_MULTI = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def _gauge(name: str, doc: str, labels: tuple[str, ...] = (), mode: str = "livesum") -> Gauge:
+    kwargs = {"multiprocess_mode": mode} if _MULTI else {}
+    return Gauge(name, doc, labels, **kwargs)
+
+
+class Metrics:
+    """The runtime's metric families; one instance per process."""
+
+    def __init__(self) -> None:
+        labels = ("model", "version")
+        self.requests = Counter(
+            "openclaw_inference_requests", "Inference requests by outcome", (*labels, "outcome")
+        )
+        self.request_seconds = Histogram(
+            "openclaw_request_duration_seconds", "Inference request time", labels, buckets=_LATENCY
+        )
+        self.queue_seconds = Histogram(
+            "openclaw_queue_duration_seconds", "Time in the batch queue", labels, buckets=_LATENCY
+        )
+        self.compute_seconds = Histogram(
+            "openclaw_compute_duration_seconds",
+            "session.run time per batch",
+            labels,
+            buckets=_LATENCY,
+        )
+        self.batch_size = Histogram(
+            "openclaw_batch_size", "Rows per executed batch", labels, buckets=_BATCH
+        )
+        self.queue_depth = _gauge("openclaw_queue_depth", "Requests waiting", labels)
+        self.in_flight = _gauge("openclaw_requests_in_flight", "Requests being handled")
+        self.model_loaded = _gauge(
+            "openclaw_model_loaded", "1 when the version is loaded", labels, "max"
+        )
+        self.model_memory = _gauge(
+            "openclaw_model_memory_bytes", "Memory accounted to the version", labels
+        )
+        self.process_rss = _gauge("openclaw_process_rss_bytes", "Resident memory", ("pid",), "all")
+        self.process_cpu = _gauge("openclaw_process_cpu_seconds", "CPU time used", ("pid",), "all")
+        self._process = psutil.Process()
+        self._children: dict[tuple[str, str], tuple] = {}
+
+    def children(self, model: str, version: str) -> tuple:
+        """Return the pre-bound series of one model version (labels() is slow on a hot path)."""
+        key = (model, version)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                self.requests.labels(model, version, "success"),
+                self.requests.labels(model, version, "failure"),
+                self.request_seconds.labels(model, version),
+                self.queue_seconds.labels(model, version),
+                self.compute_seconds.labels(model, version),
+                self.batch_size.labels(model, version),
+            )
+        return found
+
+    def sample_process(self) -> None:
+        """Update this process's RSS and CPU gauges."""
+        pid = str(os.getpid())
+        self.process_rss.labels(pid).set(self._process.memory_info().rss)
+        times = self._process.cpu_times()
+        self.process_cpu.labels(pid).set(times.user + times.system)
+
+    def set_model(self, model: str, version: str, loaded: bool, memory: int) -> None:
+        """Record a version's load state and memory."""
+        self.model_loaded.labels(model, version).set(1 if loaded else 0)
+        self.model_memory.labels(model, version).set(memory if loaded else 0)
+
+
+def render() -> bytes:
+    """Return the exposition text of every process (or of this one in single-process mode)."""
+    if _MULTI:
+        registry = CollectorRegistry()
+        _mp.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY)
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (called by the supervisor)."""
+    if _MULTI:
+        _mp.mark_process_dead(pid)

@@ -1,0 +1,338 @@
+"""The model repository: ``<root>/<model>/config.yaml`` and ``<root>/<model>/<version>/``.
+
+Blocking and thread-safe: the service layer calls :meth:`ModelRepository.load`,
+:meth:`unload` and :meth:`poll` from a worker thread; readers on the event loop
+see each published version atomically. A version is published only after it
+was verified, checked and warmed up; a failed load leaves the version that
+served before in place and records the reason for the repository index.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import (
+    MemoryBudgetExceeded,
+    ModelLoadError,
+    ModelNotFound,
+    ModelNotReady,
+    OpenClawError,
+)
+from .manifest import MANIFEST_NAME
+from .modelconfig import CONFIG_NAME, ModelConfig, load_model_config
+from .session import MODEL_FILE, LoadedModel, SessionOptions, load_version
+
+__all__ = ["Changes", "IndexEntry", "ModelRepository"]
+
+READY, UNAVAILABLE, LOADING = "READY", "UNAVAILABLE", "LOADING"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One row of the repository index (Triton's shape)."""
+
+    name: str
+    version: str
+    state: str
+    reason: str = ""
+
+
+@dataclass
+class Changes:
+    """Versions published and retired by one repository operation."""
+
+    published: list[LoadedModel] = field(default_factory=list)
+    retired: list[LoadedModel] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: Changes) -> None:
+        """Append another operation's changes."""
+        self.published += other.published
+        self.retired += other.retired
+        self.errors += other.errors
+
+
+@dataclass
+class _Model:
+    config: ModelConfig | None = None
+    versions: dict[int, LoadedModel] = field(default_factory=dict)
+    reasons: dict[int, str] = field(default_factory=dict)
+    states: dict[int, str] = field(default_factory=dict)
+    fingerprints: dict[int, tuple] = field(default_factory=dict)
+    config_fingerprint: tuple = ()
+    seen: dict[int, tuple] = field(default_factory=dict)
+    reason: str = ""
+    wanted: bool = False
+
+
+def _stat(path: Path) -> tuple:
+    try:
+        st = path.stat()
+    except OSError:
+        return ()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class ModelRepository:
+    """Serve the models of one repository directory within a memory budget."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        memory_limit_bytes: int,
+        options: SessionOptions = SessionOptions(),  # noqa: B008 - frozen, immutable
+    ) -> None:
+        self.root = Path(root)
+        self.memory_limit_bytes = memory_limit_bytes
+        self.options = options
+        self._models: dict[str, _Model] = {}
+        self._lock = threading.RLock()
+
+    # --- reading (event loop) -----------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Return the model names present in the repository directory."""
+        try:
+            return sorted(
+                p.name
+                for p in self.root.iterdir()
+                if p.is_dir() and not p.name.startswith(".") and (p / CONFIG_NAME).exists()
+            )
+        except FileNotFoundError:
+            return []
+
+    def config(self, name: str) -> ModelConfig:
+        """Return the config of a model (read from disk if it was never loaded)."""
+        model = self._models.get(name)
+        if model is not None and model.config is not None:
+            return model.config
+        if not (self.root / name / CONFIG_NAME).exists():
+            raise ModelNotFound(f"unknown model '{name}'")
+        return load_model_config(self.root / name)
+
+    def get(self, name: str, version: str | None = None) -> LoadedModel:
+        """Return the ready version (newest when ``version`` is None) or raise 404/503."""
+        model = self._models.get(name)
+        if model is None or not model.versions:
+            if model is None and not (self.root / name / CONFIG_NAME).exists():
+                raise ModelNotFound(f"unknown model '{name}'")
+            if version is not None and not self._version_exists(name, version):
+                raise ModelNotFound(f"unknown version '{version}' of model '{name}'")
+            reason = f": {model.reason}" if model is not None and model.reason else ""
+            raise ModelNotReady(f"model '{name}' is not ready{reason}")
+        versions = model.versions
+        if version is None or version == "":
+            return versions[max(versions)]
+        try:
+            number = int(version)
+        except ValueError:
+            raise ModelNotFound(f"unknown version '{version}' of model '{name}'") from None
+        found = versions.get(number)
+        if found is None:
+            if not self._version_exists(name, version):
+                raise ModelNotFound(f"unknown version '{version}' of model '{name}'")
+            reason = model.reasons.get(number) or "not loaded (version policy or unload)"
+            raise ModelNotReady(f"version {version} of model '{name}' is not ready: {reason}")
+        return found
+
+    def _version_exists(self, name: str, version: str) -> bool:
+        return version.isdigit() and (self.root / name / version / MODEL_FILE).exists()
+
+    def loaded(self) -> list[LoadedModel]:
+        """Return every published version."""
+        return [v for m in list(self._models.values()) for v in list(m.versions.values())]
+
+    def memory_used(self) -> int:
+        """Return the memory accounted to published versions, in bytes."""
+        return sum(v.memory_bytes for v in self.loaded())
+
+    def index(self, *, ready_only: bool = False) -> list[IndexEntry]:
+        """Return the repository index: every model and version with state and reason."""
+        out: list[IndexEntry] = []
+        for name in sorted(set(self.names()) | set(self._models)):
+            model = self._models.get(name)
+            versions = set(self._disk_versions(name))
+            if model is not None:
+                versions |= set(model.versions) | set(model.states)
+            if not versions:
+                out.append(IndexEntry(name, "", UNAVAILABLE, model.reason if model else ""))
+            for v in sorted(versions):
+                if model is not None and v in model.versions:
+                    state, reason = READY, model.reasons.get(v, "")
+                elif model is not None:
+                    state = model.states.get(v, UNAVAILABLE)
+                    reason = model.reasons.get(v, model.reason)
+                else:
+                    state, reason = UNAVAILABLE, ""
+                if not ready_only or state == READY:
+                    out.append(IndexEntry(name, str(v), state, reason))
+        return out
+
+    def _disk_versions(self, name: str) -> list[int]:
+        try:
+            return sorted(
+                int(p.name)
+                for p in (self.root / name).iterdir()
+                if p.is_dir() and p.name.isdigit() and (p / MODEL_FILE).exists()
+            )
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _fingerprint(self, name: str, version: int) -> tuple:
+        vdir = self.root / name / str(version)
+        return (_stat(vdir / MODEL_FILE), _stat(vdir / MANIFEST_NAME))
+
+    # --- changing (worker thread) -------------------------------------------------------
+
+    def load(self, name: str, *, explicit: bool = True) -> Changes:
+        """(Re)load a model: publish the versions its policy selects, retire the others."""
+        with self._lock:
+            model = self._models.setdefault(name, _Model())
+            if explicit:
+                model.wanted = True
+            changes = Changes()
+            try:
+                config = load_model_config(self.root / name)
+            except OpenClawError as exc:
+                if not (self.root / name).is_dir():
+                    self._models.pop(name, None)
+                    raise ModelNotFound(f"unknown model '{name}'") from exc
+                model.reason = exc.message
+                changes.errors.append(exc.message)
+                return changes
+            model.config_fingerprint = _stat(self.root / name / CONFIG_NAME)
+            config_changed = model.config is not None and model.config != config
+            model.config = config
+            model.reason = ""
+            on_disk = self._disk_versions(name)
+            model.seen = {v: self._fingerprint(name, v) for v in on_disk}
+            selected = config.version_policy.select(on_disk)
+            if not selected:
+                model.reason = "no version directory with a model.onnx"
+            for version in selected:
+                fingerprint = self._fingerprint(name, version)
+                current = model.versions.get(version)
+                same = model.fingerprints.get(version) == fingerprint
+                if current is not None and same and not config_changed:
+                    continue
+                if current is None and same and version in model.reasons and not explicit:
+                    continue  # failed before and nothing changed: do not retry in a loop
+                changes.merge(self._load_version(name, model, config, version, fingerprint))
+            for version in [v for v in model.versions if v not in selected]:
+                changes.retired.append(model.versions.pop(version))
+                model.states.pop(version, None)
+                model.reasons.pop(version, None)
+            for version in [v for v in model.states if v not in selected]:
+                model.states.pop(version, None)
+                model.reasons.pop(version, None)
+            return changes
+
+    def _load_version(
+        self, name: str, model: _Model, config: ModelConfig, version: int, fingerprint: tuple
+    ) -> Changes:
+        changes = Changes()
+        model.fingerprints[version] = fingerprint
+        if version not in model.versions:
+            model.states[version] = LOADING
+        try:
+            changes.retired += self._make_room(name, version)
+            loaded = load_version(self.root / name, version, config, self.options)
+            if self.memory_used() + loaded.memory_bytes > self.memory_limit_bytes:
+                changes.retired += self._make_room(name, version, loaded.memory_bytes)
+        except OpenClawError as exc:
+            model.reasons[version] = exc.message
+            model.states[version] = READY if version in model.versions else UNAVAILABLE
+            changes.errors.append(exc.message)
+            return changes
+        old = model.versions.get(version)
+        model.versions[version] = loaded
+        model.states[version] = READY
+        model.reasons.pop(version, None)
+        changes.published.append(loaded)
+        if old is not None:
+            changes.retired.append(old)
+        return changes
+
+    def _estimate(self, name: str, version: int) -> int:
+        size = _stat(self.root / name / str(version) / MODEL_FILE)
+        return (size[1] if size else 0) * 2
+
+    def _make_room(self, name: str, version: int, need: int | None = None) -> list[LoadedModel]:
+        """Evict least-recently-used on-demand versions until ``need`` bytes fit."""
+        need = self._estimate(name, version) if need is None else need
+        if need > self.memory_limit_bytes:
+            raise MemoryBudgetExceeded(
+                f"model '{name}' version {version} needs about {need >> 20} MiB, more than the "
+                f"whole model memory budget of {self.memory_limit_bytes >> 20} MiB per worker "
+                "(models.memory_limit_mb)"
+            )
+        retired: list[LoadedModel] = []
+        used = self.memory_used()
+        candidates = sorted(
+            (
+                v
+                for v in self.loaded()
+                if v.config.load == "on_demand" and not (v.name == name and v.version == version)
+            ),
+            key=lambda v: v.last_used,
+        )
+        while used + need > self.memory_limit_bytes and candidates:
+            victim = candidates.pop(0)
+            m = self._models[victim.name]
+            m.versions.pop(victim.version, None)
+            m.states[victim.version] = UNAVAILABLE
+            m.reasons[victim.version] = "evicted (least recently used) to fit the memory budget"
+            used -= victim.memory_bytes
+            retired.append(victim)
+        if used + need > self.memory_limit_bytes:
+            raise MemoryBudgetExceeded(
+                f"model '{name}' version {version} needs about {need >> 20} MiB but only "
+                f"{(self.memory_limit_bytes - used) >> 20} MiB of the model memory budget "
+                f"({self.memory_limit_bytes >> 20} MiB per worker) is free and nothing can be "
+                "evicted (only load: on_demand models are evicted)"
+            )
+        return retired
+
+    def unload(self, name: str) -> Changes:
+        """Retire every version of a model; it stays unloaded until loaded again."""
+        with self._lock:
+            model = self._models.get(name)
+            if model is None:
+                if not (self.root / name / CONFIG_NAME).exists():
+                    raise ModelNotFound(f"unknown model '{name}'")
+                model = self._models.setdefault(name, _Model())
+            changes = Changes(retired=list(model.versions.values()))
+            for version in model.versions:
+                model.states[version] = UNAVAILABLE
+                model.reasons[version] = "unloaded"
+            model.versions.clear()
+            model.fingerprints.clear()
+            model.wanted = False
+            return changes
+
+    def poll(self) -> Changes:
+        """Reload wanted models whose files changed; pick up new versions (hot reload)."""
+        changes = Changes()
+        for name, model in list(self._models.items()):
+            if not model.wanted:
+                continue
+            if not (self.root / name / CONFIG_NAME).exists():
+                changes.merge(self.unload(name))
+                continue
+            current = {v: self._fingerprint(name, v) for v in self._disk_versions(name)}
+            config_stat = _stat(self.root / name / CONFIG_NAME)
+            if current != model.seen or model.config_fingerprint != config_stat:
+                try:
+                    changes.merge(self.load(name, explicit=False))
+                except ModelLoadError as exc:
+                    changes.errors.append(exc.message)
+        return changes
+
+    def touch(self, loaded: LoadedModel) -> None:
+        """Mark a version as used now (for least-recently-used eviction)."""
+        loaded.last_used = time.monotonic()

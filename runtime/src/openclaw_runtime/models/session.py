@@ -1,0 +1,194 @@
+"""Load one model version: verify, check, open an onnxruntime session, validate I/O, warm up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import psutil
+
+from ..errors import IncompatibleModel, ModelConfigError, ModelLoadError
+from ..protocol.datatypes import DATATYPES, ONNX_TO_DATATYPE
+from .compat import check_compatibility
+from .manifest import verify_manifest
+from .modelconfig import ModelConfig, TensorSpec
+
+__all__ = ["MODEL_FILE", "LoadedModel", "SessionOptions", "load_version"]
+
+MODEL_FILE = "model.onnx"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How sessions are opened and verified."""
+
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    verify_checksums: bool = True
+    require_manifest: bool = True
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A ready model version: its session, resolved config and bookkeeping."""
+
+    name: str
+    version: int
+    config: ModelConfig
+    session: Any
+    output_names: list[str]
+    memory_bytes: int
+    labels: list[str] | None = None
+    loaded_at: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.monotonic)
+    # Set by the service layer (the batcher of this version); the core keeps it opaque.
+    scheduler: Any = None
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run the session on ``feeds`` and return outputs in ``output_names`` order."""
+        return self.session.run(self.output_names, feeds)
+
+
+def _ort_shape(shape: list[Any]) -> list[int]:
+    return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
+
+
+def _resolve_specs(
+    kind: str, declared: tuple[TensorSpec, ...], actual: list[Any], batched: bool, source: str
+) -> tuple[TensorSpec, ...]:
+    """Check the declared tensors against the graph; fill them from the graph when omitted."""
+    graph: dict[str, TensorSpec] = {}
+    for node in actual:
+        datatype = ONNX_TO_DATATYPE.get(node.type)
+        if datatype is None:
+            raise ModelConfigError(
+                f"{source}: {kind} '{node.name}' has unsupported type {node.type}"
+            )
+        shape = _ort_shape(list(node.shape))
+        if batched:
+            if not shape:
+                raise ModelConfigError(
+                    f"{source}: {kind} '{node.name}' has no batch dimension but max_batch_size > 0"
+                )
+            shape = shape[1:]
+        graph[node.name] = TensorSpec(node.name, datatype, tuple(shape))
+    if not declared:
+        return tuple(graph.values())
+    for spec in declared:
+        real = graph.get(spec.name)
+        if real is None:
+            raise ModelConfigError(
+                f"{source}: {kind} '{spec.name}' is not in the model; the model has "
+                + ", ".join(sorted(graph))
+            )
+        if real.datatype != spec.datatype:
+            raise ModelConfigError(
+                f"{source}: {kind} '{spec.name}': config says {spec.datatype}, "
+                f"the model has {real.datatype}"
+            )
+        if len(real.shape) != len(spec.shape) or any(
+            a != b and a != -1 and b != -1 for a, b in zip(real.shape, spec.shape, strict=False)
+        ):
+            raise ModelConfigError(
+                f"{source}: {kind} '{spec.name}': config shape {list(spec.shape)} does not match "
+                f"the model's {list(real.shape)} (batch dimension excluded)"
+            )
+    if kind == "input" and {s.name for s in declared} != set(graph):
+        missing = sorted(set(graph) - {s.name for s in declared})
+        raise ModelConfigError(f"{source}: inputs {missing} of the model are not declared")
+    return declared
+
+
+def _warmup(loaded: LoadedModel) -> None:
+    feeds = {}
+    for spec in loaded.config.inputs:
+        dims = [1 if d == -1 else d for d in spec.shape]
+        if loaded.config.max_batch_size > 0:
+            dims = [1, *dims]
+        dtype = DATATYPES[spec.datatype]
+        feeds[spec.name] = (
+            np.full(dims, b"", dtype=object) if spec.datatype == "BYTES" else np.zeros(dims, dtype)
+        )
+    loaded.run(feeds)
+
+
+def _read_labels(model_dir: Path, config: ModelConfig) -> list[str] | None:
+    if not config.labels:
+        return None
+    path = model_dir / config.labels
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ModelConfigError(f"{path}: labels file cannot be read: {exc.strerror}") from exc
+
+
+def load_version(
+    model_dir: str | os.PathLike[str],
+    version: int,
+    config: ModelConfig,
+    options: SessionOptions = SessionOptions(),
+) -> LoadedModel:
+    """Verify, check, open, validate and warm up ``<model_dir>/<version>``."""
+    import onnxruntime as ort
+
+    model_dir = Path(model_dir)
+    version_dir = model_dir / str(version)
+    path = version_dir / MODEL_FILE
+    source = f"{config.name} version {version}"
+    if not path.is_file():
+        raise ModelLoadError(f"{source}: {path} does not exist")
+    if options.verify_checksums:
+        verify_manifest(version_dir, required=options.require_manifest)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise ModelLoadError(f"{source}: not a valid ONNX model: {exc}") from exc
+    check_compatibility(proto, source=source)
+    del proto
+    labels = _read_labels(model_dir, config)
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = options.intra_op_threads
+    opts.inter_op_num_threads = options.inter_op_threads
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads burn the CPU the other worker process needs.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        text = str(exc)
+        if "opset" in text.lower() or "ir version" in text.lower():
+            raise IncompatibleModel(f"{source}: onnxruntime refused the model: {text}") from exc
+        raise ModelLoadError(f"{source}: onnxruntime could not open the model: {text}") from exc
+    batched = config.max_batch_size > 0
+    cfg_source = f"{config.name}/config.yaml"
+    inputs = _resolve_specs("input", config.inputs, session.get_inputs(), batched, cfg_source)
+    outputs = _resolve_specs("output", config.outputs, session.get_outputs(), batched, cfg_source)
+    resolved = dataclasses.replace(config, inputs=inputs, outputs=outputs)
+    loaded = LoadedModel(
+        name=config.name,
+        version=version,
+        config=resolved,
+        session=session,
+        output_names=[o.name for o in outputs],
+        memory_bytes=0,
+        labels=labels,
+    )
+    if config.warmup:
+        try:
+            _warmup(loaded)
+        except Exception as exc:
+            raise ModelLoadError(f"{source}: warm-up inference failed: {exc}") from exc
+    measured = process.memory_info().rss - rss_before
+    loaded.memory_bytes = max(measured, path.stat().st_size)
+    return loaded

@@ -1,0 +1,419 @@
+"""The inference service: the core API the HTTP layer calls (no web framework here).
+
+It owns the model repository, one batcher per published model version, the
+statistics and the metrics, and it validates requests against the model's
+declared inputs. Extension points: a ``ResultCache`` consulted after
+validation and before the batcher (fail-open), and any number of
+``on_change`` callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import numpy as np
+
+from .batching import Batcher, BatchRecord
+from .config import Settings
+from .errors import InvalidInput, ModelNotReady, NotReady, OpenClawError
+from .metrics import Metrics, ModelStats
+from .models.repository import Changes, IndexEntry, ModelRepository
+from .models.session import LoadedModel, SessionOptions
+from .protocol.datatypes import DATATYPES
+from .protocol.types import InferenceRequest, InferenceResponse, Tensor
+
+__all__ = ["InferenceService", "ResultCache"]
+
+log = logging.getLogger("openclaw.service")
+
+
+class ResultCache(Protocol):
+    """A result cache plugged in before the batcher (implemented by ``openclaw_runtime.cache``)."""
+
+    async def get(
+        self, model: LoadedModel, inputs: dict[str, np.ndarray], parameters: dict[str, Any]
+    ) -> list[np.ndarray] | None:
+        """Return cached outputs (in ``model.output_names`` order) or None."""
+
+    async def put(
+        self,
+        model: LoadedModel,
+        inputs: dict[str, np.ndarray],
+        parameters: dict[str, Any],
+        outputs: list[np.ndarray],
+    ) -> None:
+        """Store outputs for these inputs."""
+
+
+class InferenceService:
+    """Everything a request needs, behind a small async API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        cache: ResultCache | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.settings = settings
+        ms = settings.models
+        self.repository = ModelRepository(
+            ms.repository,
+            memory_limit_bytes=(ms.memory_limit_mb << 20) // max(1, workers),
+            options=SessionOptions(
+                ms.intra_op_threads, ms.inter_op_threads, ms.verify_checksums, ms.require_manifest
+            ),
+        )
+        self.metrics = metrics
+        self.cache = cache
+        self.on_change: list[Callable[[Changes], None]] = []
+        self._stats: dict[tuple[str, str], ModelStats] = {}
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="model-loader")
+        self._load_locks: dict[str, asyncio.Lock] = {}
+        self._started = False
+        self._draining = False
+        self._poller: asyncio.Task | None = None
+        self.in_flight = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Return True once start-up models are loaded and until draining begins."""
+        return self._started and not self._draining
+
+    @property
+    def live(self) -> bool:
+        """Return True while the process can serve (even when not ready)."""
+        return True
+
+    async def start(self) -> None:
+        """Load and warm up the start-up models, then start polling for changes."""
+        wanted = self.settings.models.startup_models
+        for name in self.repository.names():
+            if "*" in wanted:
+                try:
+                    if self.repository.config(name).load == "on_demand":
+                        continue
+                except OpenClawError as exc:
+                    log.warning("model config invalid", extra={"model": name, "error": exc.message})
+                    continue
+            elif name not in wanted:
+                continue
+            await self.load(name, raise_errors=False)
+        missing = [n for n in wanted if n != "*" and n not in self.repository.names()]
+        for name in missing:
+            log.warning("start-up model not in repository", extra={"model": name})
+        if self.settings.models.poll_interval_seconds > 0:
+            self._poller = asyncio.create_task(self._poll_loop())
+        self._started = True
+
+    def begin_drain(self) -> None:
+        """Report not-ready from now on (SIGTERM); in-flight requests still finish."""
+        self._draining = True
+
+    async def close(self) -> None:
+        """Stop polling and release sessions."""
+        if self._poller is not None:
+            self._poller.cancel()
+        for loaded in self.repository.loaded():
+            if loaded.scheduler is not None:
+                loaded.scheduler.close()
+        self._loader.shutdown(wait=False, cancel_futures=True)
+
+    async def _poll_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.settings.models.poll_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                changes = await loop.run_in_executor(self._loader, self.repository.poll)
+                self._apply(changes)
+            except Exception:
+                log.exception("repository poll failed")
+
+    # --- repository operations -----------------------------------------------------------
+
+    def _apply(self, changes: Changes) -> None:
+        for loaded in changes.published:
+            self._attach(loaded)
+            log.info(
+                "model version ready",
+                extra={
+                    "model": loaded.name,
+                    "version": loaded.version,
+                    "memory_bytes": loaded.memory_bytes,
+                },
+            )
+            if self.metrics:
+                self.metrics.set_model(loaded.name, str(loaded.version), True, loaded.memory_bytes)
+        for loaded in changes.retired:
+            if loaded.scheduler is not None:
+                loaded.scheduler.close()
+            log.info(
+                "model version retired", extra={"model": loaded.name, "version": loaded.version}
+            )
+            if self.metrics and loaded not in changes.published:
+                current = self.repository.loaded()
+                if not any(v.name == loaded.name and v.version == loaded.version for v in current):
+                    self.metrics.set_model(loaded.name, str(loaded.version), False, 0)
+        for message in changes.errors:
+            log.warning("model load failed", extra={"error": message})
+        for callback in self.on_change:
+            callback(changes)
+
+    def _attach(self, loaded: LoadedModel) -> None:
+        b = self.settings.batching
+        over = loaded.config.batching
+        max_batch = loaded.config.max_batch_size
+        stats = self.stats_for(loaded.name, str(loaded.version))
+        children = self.metrics.children(loaded.name, str(loaded.version)) if self.metrics else None
+
+        def on_batch(record: BatchRecord) -> None:
+            stats.batch_done(record.rows, record.queue_ns, record.compute_ns)
+            if children is not None:
+                queue_h, compute_h, batch_h = children[3], children[4], children[5]
+                batch_h.observe(record.rows)
+                compute_h.observe(record.compute_ns / 1e9)
+                for q in record.queue_ns:
+                    queue_h.observe(q / 1e9)
+
+        loaded.scheduler = Batcher(
+            loaded.run,
+            name=f"{loaded.name}:{loaded.version}",
+            max_batch_size=max_batch,
+            max_queue_delay_us=(
+                b.max_queue_delay_us if over.max_queue_delay_us is None else over.max_queue_delay_us
+            ),
+            max_queue_size=b.max_queue_size if over.max_queue_size is None else over.max_queue_size,
+            execution=b.execution,
+            on_batch=on_batch,
+        )
+
+    def stats_for(self, name: str, version: str) -> ModelStats:
+        """Return (creating) the statistics of one model version."""
+        key = (name, version)
+        found = self._stats.get(key)
+        if found is None:
+            found = self._stats[key] = ModelStats(name, version)
+        return found
+
+    async def load(self, name: str, *, raise_errors: bool = True) -> Changes:
+        """Load (or reload) a model in the background thread and publish its versions."""
+        lock = self._load_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            loop = asyncio.get_running_loop()
+            changes = await loop.run_in_executor(self._loader, self.repository.load, name)
+            self._apply(changes)
+        if raise_errors and changes.errors and not changes.published:
+            try:
+                self.repository.get(name)
+            except OpenClawError:
+                from .errors import ModelLoadError
+
+                raise ModelLoadError(
+                    f"failed to load '{name}': " + "; ".join(changes.errors)
+                ) from None
+        return changes
+
+    async def unload(self, name: str) -> Changes:
+        """Unload every version of a model (in-flight requests finish first)."""
+        lock = self._load_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            changes = self.repository.unload(name)
+            self._apply(changes)
+        return changes
+
+    def index(self, *, ready_only: bool = False) -> list[IndexEntry]:
+        """Return the repository index."""
+        return self.repository.index(ready_only=ready_only)
+
+    async def resolve(self, name: str, version: str | None = None) -> LoadedModel:
+        """Return the serving version, loading an on-demand model first if needed."""
+        try:
+            return self.repository.get(name, version)
+        except ModelNotReady:
+            config = self.repository.config(name)
+            if config.load != "on_demand":
+                raise
+        await self.load(name)
+        return self.repository.get(name, version)
+
+    # --- inference -----------------------------------------------------------------------
+
+    async def infer(
+        self, name: str, version: str | None, request: InferenceRequest
+    ) -> InferenceResponse:
+        """Validate ``request`` against the model, run it through the batcher, return outputs."""
+        if self._draining:
+            raise NotReady("server is shutting down; retry on another replica")
+        start = time.monotonic_ns()
+        loaded = await self.resolve(name, version)
+        loaded.last_used = time.monotonic()
+        stats = self.stats_for(loaded.name, str(loaded.version))
+        children = self.metrics.children(loaded.name, str(loaded.version)) if self.metrics else None
+        ok = False
+        rows = 0
+        self.in_flight += 1
+        try:
+            feeds, rows = _validate(loaded, request)
+            names = _select_outputs(loaded, request)
+            outputs = None
+            params = request.parameters
+            if self.cache is not None:
+                outputs = await self._cache_get(loaded, feeds, params, stats)
+            if outputs is None:
+                timeout = params.get("timeout") if params else None
+                if not isinstance(timeout, int) or timeout < 0:
+                    over = loaded.config.batching.default_timeout_us
+                    timeout = self.settings.batching.default_timeout_us if over is None else over
+                outputs = await loaded.scheduler.infer(feeds, timeout_us=timeout)
+                if self.cache is not None:
+                    await self._cache_put(loaded, feeds, params, outputs)
+            specs = loaded.config.outputs
+            result = [
+                Tensor(spec.name, spec.datatype, out)
+                for spec, out in zip(specs, outputs, strict=True)
+                if names is None or spec.name in names
+            ]
+            ok = True
+            return InferenceResponse(loaded.name, str(loaded.version), result, request.id)
+        finally:
+            self.in_flight -= 1
+            elapsed = time.monotonic_ns() - start
+            stats.request_done(ok, elapsed, rows)
+            if children is not None:
+                (children[0] if ok else children[1]).inc()
+                children[2].observe(elapsed / 1e9)
+
+    async def _cache_get(self, loaded, feeds, params, stats) -> list[np.ndarray] | None:
+        t0 = time.monotonic_ns()
+        try:
+            found = await self.cache.get(loaded, feeds, params)
+        except Exception:
+            log.warning("result cache lookup failed", exc_info=True)
+            return None
+        (stats.cache_hit if found is not None else stats.cache_miss).add(time.monotonic_ns() - t0)
+        return found
+
+    async def _cache_put(self, loaded, feeds, params, outputs) -> None:
+        try:
+            await self.cache.put(loaded, feeds, params, outputs)
+        except Exception:
+            log.warning("result cache store failed", exc_info=True)
+
+    def statistics(self, name: str | None = None, version: str | None = None) -> dict[str, Any]:
+        """Return Triton-shaped statistics for all models, one model, or one version."""
+        if name is not None:
+            if version is not None:
+                self.repository.get(name, version)
+            else:
+                self.repository.config(name)
+        entries = [
+            s.to_dict()
+            for (n, v), s in sorted(self._stats.items())
+            if (name is None or n == name) and (version is None or v == version)
+        ]
+        return {"model_stats": entries}
+
+
+def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str, np.ndarray], int]:
+    config = loaded.config
+    batched = config.max_batch_size > 0
+    if request.raw is not None:
+        return _raw_input(loaded, request.raw)
+    feeds: dict[str, np.ndarray] = {}
+    rows = -1
+    for tensor in request.inputs:
+        spec = config.input(tensor.name)
+        if spec is None:
+            raise InvalidInput(
+                f"unknown input '{tensor.name}' for model '{loaded.name}'; it takes "
+                + ", ".join(f"'{s.name}'" for s in config.inputs)
+            )
+        if tensor.name in feeds:
+            raise InvalidInput(f"input '{tensor.name}' is given twice")
+        if tensor.datatype != spec.datatype:
+            raise InvalidInput(
+                f"input '{tensor.name}': datatype {tensor.datatype} given, "
+                f"model '{loaded.name}' expects {spec.datatype}"
+            )
+        arr = tensor.data
+        shape = arr.shape[1:] if batched else arr.shape
+        expected = ["-1" if d == -1 else str(d) for d in spec.shape]
+        want = f"[{'-1, ' if batched else ''}{', '.join(expected)}]"
+        if (
+            (batched and arr.ndim == 0)
+            or len(shape) != len(spec.shape)
+            or any(d != e and e != -1 for d, e in zip(shape, spec.shape, strict=True))
+        ):
+            raise InvalidInput(
+                f"input '{tensor.name}': shape {list(arr.shape)} given, model '{loaded.name}' "
+                f"expects {want} (-1 = any size)"
+            )
+        if batched:
+            if arr.shape[0] == 0:
+                raise InvalidInput(f"input '{tensor.name}': empty batch (0 rows); send >= 1 row")
+            if rows not in (-1, arr.shape[0]):
+                raise InvalidInput(
+                    f"input '{tensor.name}': {arr.shape[0]} rows, other inputs have {rows}"
+                )
+            rows = arr.shape[0]
+        if spec.datatype == "BYTES":
+            arr = np.vectorize(_to_str, otypes=[object])(arr) if arr.size else arr
+        feeds[tensor.name] = arr
+    missing = [s.name for s in config.inputs if s.name not in feeds]
+    if missing:
+        raise InvalidInput(f"model '{loaded.name}' needs input(s) {missing}, not given")
+    return feeds, max(rows, 1)
+
+
+def _to_str(item: Any) -> str:
+    return item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+
+
+def _raw_input(loaded: LoadedModel, raw: bytes) -> tuple[dict[str, np.ndarray], int]:
+    config = loaded.config
+    if len(config.inputs) != 1:
+        raise InvalidInput(
+            f"raw binary requests (Inference-Header-Content-Length: 0) need a model with one "
+            f"input; '{loaded.name}' has {len(config.inputs)}"
+        )
+    spec = config.inputs[0]
+    if spec.datatype == "BYTES" or -1 in spec.shape:
+        raise InvalidInput(f"input '{spec.name}': raw binary mode needs a fixed-size numeric input")
+    dtype = DATATYPES[spec.datatype].newbyteorder("<")
+    row_bytes = math.prod(spec.shape) * dtype.itemsize
+    if config.max_batch_size > 0:
+        if not raw or len(raw) % row_bytes:
+            raise InvalidInput(
+                f"input '{spec.name}': raw body of {len(raw)} bytes is not a whole number of "
+                f"{row_bytes}-byte rows"
+            )
+        shape = (len(raw) // row_bytes, *spec.shape)
+    else:
+        if len(raw) != row_bytes:
+            raise InvalidInput(f"input '{spec.name}': raw body must be {row_bytes} bytes")
+        shape = spec.shape
+    arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    return {spec.name: arr}, shape[0] if config.max_batch_size > 0 else 1
+
+
+def _select_outputs(loaded: LoadedModel, request: InferenceRequest) -> set[str] | None:
+    if not request.outputs:
+        return None
+    known = set(loaded.output_names)
+    names = {o.name for o in request.outputs}
+    unknown = sorted(names - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown output(s) {unknown} for model '{loaded.name}'; it has {sorted(known)}"
+        )
+    return names
