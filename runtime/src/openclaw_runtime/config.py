@@ -23,10 +23,14 @@ from typing import Any, Literal
 import yaml
 
 from . import _schema
+from .auth.settings import AuthSettings
+from .cache.settings import CacheSettings
 from .errors import ConfigError
 
 __all__ = [
+    "AuthSettings",
     "BatchingSettings",
+    "CacheSettings",
     "LoggingSettings",
     "MetricsSettings",
     "ModelSettings",
@@ -125,6 +129,8 @@ class Settings:
     batching: BatchingSettings = field(default_factory=BatchingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as plain data (for logs and ``check-config``)."""

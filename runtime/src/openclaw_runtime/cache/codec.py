@@ -22,7 +22,9 @@ def encode_outputs(outputs: list[Tensor]) -> bytes | None:
         if t.data.dtype == object:
             return None
         data = np.ascontiguousarray(t.data)
-        header.append([t.name, t.datatype, data.dtype.str, list(data.shape), data.nbytes])
+        header.append(
+            [t.name, t.datatype, data.dtype.str, list(data.shape), data.nbytes]
+        )
         blobs.append(data.tobytes())
     head = json.dumps(header, separators=(",", ":")).encode()
     return b"".join([_MAGIC, struct.pack("<I", len(head)), head, *blobs])
@@ -39,7 +41,9 @@ def decode_outputs(blob: bytes) -> list[Tensor]:
     for name, datatype, dtype, shape, nbytes in header:
         dt = np.dtype(dtype)
         if nbytes:
-            arr = np.frombuffer(blob, dtype=dt, count=nbytes // dt.itemsize, offset=offset)
+            arr = np.frombuffer(
+                blob, dtype=dt, count=nbytes // dt.itemsize, offset=offset
+            )
         else:
             arr = np.empty(0, dtype=dt)
         out.append(Tensor(name, datatype, arr.reshape(shape)))

@@ -15,7 +15,14 @@ __all__ = ["IGNORED_PARAMETERS", "cache_opt_out", "request_key"]
 
 # Request parameters that change how a result travels or is scheduled, not what it is.
 IGNORED_PARAMETERS = frozenset(
-    {"cache", "timeout", "priority", "binary_data_output", "binary_data_size", "binary_data"}
+    {
+        "cache",
+        "timeout",
+        "priority",
+        "binary_data_output",
+        "binary_data_size",
+        "binary_data",
+    }
 )
 
 
@@ -40,7 +47,9 @@ def _feed_array(h: Any, data: np.ndarray) -> None:
 def cache_opt_out(request: InferenceRequest) -> bool:
     """Return True when the request asks not to be cached (``parameters: {"cache": false}``)."""
     value = request.parameters.get("cache", True) if request.parameters else True
-    return value is False or (isinstance(value, str) and value.lower() in ("false", "0", "no"))
+    return value is False or (
+        isinstance(value, str) and value.lower() in ("false", "0", "no")
+    )
 
 
 def request_key(model: str, version: str, request: InferenceRequest) -> str:

@@ -9,7 +9,19 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = ["CacheMetrics", "cache_metrics"]
 
-_SECONDS = (0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
+_SECONDS = (
+    0.00005,
+    0.0001,
+    0.0002,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+)
 
 
 class CacheMetrics:
@@ -17,10 +29,14 @@ class CacheMetrics:
 
     def __init__(self) -> None:
         self.lookups = Counter(
-            "openclaw_cache_lookups", "Result cache lookups by tier and result", ("tier", "result")
+            "openclaw_cache_lookups",
+            "Result cache lookups by tier and result",
+            ("tier", "result"),
         )
         self.errors = Counter(
-            "openclaw_cache_errors", "Failed or timed-out cache operations", ("tier", "op")
+            "openclaw_cache_errors",
+            "Failed or timed-out cache operations",
+            ("tier", "op"),
         )
         self.seconds = Histogram(
             "openclaw_cache_operation_duration_seconds",
@@ -28,9 +44,15 @@ class CacheMetrics:
             ("tier", "op"),
             buckets=_SECONDS,
         )
-        kwargs = {"multiprocess_mode": "min"} if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {}
+        kwargs = (
+            {"multiprocess_mode": "min"}
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+            else {}
+        )
         self.redis_up = Gauge(
-            "openclaw_cache_redis_up", "1 when the Redis tier answers, 0 during an outage", **kwargs
+            "openclaw_cache_redis_up",
+            "1 when the Redis tier answers, 0 during an outage",
+            **kwargs,
         )
         self.hit_lru = self.lookups.labels("lru", "hit")
         self.miss_lru = self.lookups.labels("lru", "miss")

@@ -1,0 +1,30 @@
+"""The result cache: canonical request hash, in-process LRU, Redis tier that fails open.
+
+The inference path asks :meth:`ResultCache.key` for a key (None = do not
+cache), :meth:`ResultCache.get` before the batcher and :meth:`ResultCache.put`
+after it. No web framework here.
+"""
+
+from __future__ import annotations
+
+from .codec import decode_outputs, encode_outputs
+from .hashing import IGNORED_PARAMETERS, cache_opt_out, request_key
+from .lru import LRUCache
+from .metrics import CacheMetrics, cache_metrics
+from .redis_tier import RedisTier
+from .service import ResultCache
+from .settings import CacheSettings
+
+__all__ = [
+    "IGNORED_PARAMETERS",
+    "CacheMetrics",
+    "CacheSettings",
+    "LRUCache",
+    "RedisTier",
+    "ResultCache",
+    "cache_metrics",
+    "cache_opt_out",
+    "decode_outputs",
+    "encode_outputs",
+    "request_key",
+]
