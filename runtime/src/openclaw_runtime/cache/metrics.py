@@ -44,11 +44,7 @@ class CacheMetrics:
             ("tier", "op"),
             buckets=_SECONDS,
         )
-        kwargs = (
-            {"multiprocess_mode": "min"}
-            if os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-            else {}
-        )
+        kwargs = {"multiprocess_mode": "min"} if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {}
         self.redis_up = Gauge(
             "openclaw_cache_redis_up",
             "1 when the Redis tier answers, 0 during an outage",

@@ -29,9 +29,7 @@ _MAX_PENDING_WRITES = 256
 class RedisTier:
     """Get and set cached results in Redis without ever failing or stalling a request."""
 
-    def __init__(
-        self, settings: CacheSettings, metrics: CacheMetrics | None = None
-    ) -> None:
+    def __init__(self, settings: CacheSettings, metrics: CacheMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or cache_metrics()
         self.timeout = settings.redis_timeout_ms / 1000.0
@@ -90,9 +88,7 @@ class RedisTier:
             self._retry_at = time.monotonic() + self.settings.redis_retry_seconds
         start = time.perf_counter()
         try:
-            value = await asyncio.wait_for(
-                self._client.get(self.prefix + key), self.timeout
-            )
+            value = await asyncio.wait_for(self._client.get(self.prefix + key), self.timeout)
         except _FAILURES as exc:
             self._failed("get", exc)
             return None

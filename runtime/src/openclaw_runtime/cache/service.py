@@ -1,11 +1,19 @@
-"""The result cache the inference path consults before the batcher."""
+"""The result cache the inference service consults after validation, before the batcher.
+
+Implements the ``ResultCache`` protocol of :mod:`openclaw_runtime.service`:
+``get``/``put`` take the loaded model version, the validated input arrays and
+the request parameters; outputs are every output of the model, in order.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ..protocol.types import InferenceRequest, Tensor
+import numpy as np
+
 from .codec import decode_outputs, encode_outputs
 from .hashing import cache_opt_out, request_key
 from .lru import LRUCache
@@ -21,42 +29,41 @@ _log = logging.getLogger("openclaw_runtime.cache")
 class ResultCache:
     """Two tiers (in-process LRU, then Redis); every failure degrades to a miss."""
 
-    def __init__(
-        self, settings: CacheSettings, metrics: CacheMetrics | None = None
-    ) -> None:
+    def __init__(self, settings: CacheSettings, metrics: CacheMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or cache_metrics()
-        self.enabled = settings.enabled
         self.lru = (
             LRUCache(settings.lru_entries, settings.lru_max_bytes, settings.ttl_seconds)
             if settings.enabled and settings.lru_entries > 0
             else None
         )
         self.redis = (
-            RedisTier(settings, self.metrics)
-            if settings.enabled and settings.redis_url
-            else None
+            RedisTier(settings, self.metrics) if settings.enabled and settings.redis_url else None
         )
-        self._excluded = frozenset(settings.exclude_models)
-        self._non_cacheable: set[str] = set()
+        self._excluded = set(settings.exclude_models)
+
+    @property
+    def active(self) -> bool:
+        """Return True when at least one tier is configured."""
+        return self.lru is not None or self.redis is not None
 
     def mark_non_cacheable(self, model: str) -> None:
-        """Never cache results of ``model`` (from its configuration)."""
-        self._non_cacheable.add(model)
+        """Never cache results of ``model``."""
+        self._excluded.add(model)
 
-    def key(self, model: str, version: str, request: InferenceRequest) -> str | None:
-        """Return the cache key of ``request``, or None when it must not be cached."""
-        if not self.enabled or (self.lru is None and self.redis is None):
+    def key(
+        self,
+        model: str,
+        version: Any,
+        inputs: Mapping[str, np.ndarray],
+        parameters: Any,
+    ) -> str | None:
+        """Return the cache key, or None when this request or model must not be cached."""
+        if not self.active or model in self._excluded or cache_opt_out(parameters):
             return None
-        if (
-            model in self._excluded
-            or model in self._non_cacheable
-            or cache_opt_out(request)
-        ):
-            return None
-        return request_key(model, version, request)
+        return request_key(model, str(version), inputs, parameters)
 
-    async def get(self, key: str) -> list[Tensor] | None:
+    async def lookup(self, key: str) -> list[np.ndarray] | None:
         """Return the cached outputs for ``key``, or None."""
         blob = None
         if self.lru is not None:
@@ -79,7 +86,7 @@ class ResultCache:
             _log.warning("dropping an unreadable cached result: %s", exc)
             return None
 
-    def put(self, key: str, outputs: list[Tensor]) -> None:
+    def store(self, key: str, outputs: Sequence[np.ndarray]) -> None:
         """Store ``outputs`` in both tiers (Redis in the background)."""
         start = time.perf_counter()
         blob = encode_outputs(outputs)
@@ -90,6 +97,27 @@ class ResultCache:
         if self.redis is not None:
             self.redis.put(key, blob)
         self.metrics.seconds.labels("lru", "put").observe(time.perf_counter() - start)
+
+    # --- the service's ResultCache protocol --------------------------------------------
+
+    async def get(
+        self, model: Any, inputs: Mapping[str, np.ndarray], parameters: Any
+    ) -> list[np.ndarray] | None:
+        """Return cached outputs of ``model`` (a loaded version) for ``inputs``, or None."""
+        key = self.key(model.name, model.version, inputs, parameters)
+        return None if key is None else await self.lookup(key)
+
+    async def put(
+        self,
+        model: Any,
+        inputs: Mapping[str, np.ndarray],
+        parameters: Any,
+        outputs: Sequence[np.ndarray],
+    ) -> None:
+        """Store the outputs of ``model`` for ``inputs`` (no-op when not cacheable)."""
+        key = self.key(model.name, model.version, inputs, parameters)
+        if key is not None:
+            self.store(key, outputs)
 
     async def close(self) -> None:
         """Release the Redis pool."""

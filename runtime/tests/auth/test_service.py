@@ -1,0 +1,213 @@
+"""The authenticator: headers, 401/403/429 decisions, model restrictions, audit lines."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from openclaw_runtime.auth import (
+    AuditLog,
+    Authenticator,
+    AuthSettings,
+    KeyStore,
+    RateLimited,
+)
+from openclaw_runtime.auth.keys import utcnow
+from openclaw_runtime.errors import Forbidden, Unauthorized
+
+INFER = ("POST", "/v2/models/digits/infer")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def make_auth(store, audit_path):
+    def make(**overrides):
+        store.load()
+        settings = AuthSettings(**{"audit_log": str(audit_path), **overrides})
+        return Authenticator(
+            settings, store, audit=AuditLog(str(audit_path)), clock=Clock()
+        )
+
+    return make
+
+
+def _call(
+    auth,
+    key=None,
+    method="POST",
+    path="/v2/models/digits/infer",
+    peer="127.0.0.1",
+    xff=None,
+    header="bearer",
+):
+    authorization = f"Bearer {key}" if key and header == "bearer" else None
+    api_key = key if header == "x-api-key" else None
+    return auth.authorize(
+        method,
+        path,
+        authorization=authorization,
+        api_key=api_key,
+        peer=peer,
+        forwarded_for=xff,
+    )
+
+
+def _events(path, name=None):
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    return [e for e in lines if name is None or e["event"] == name]
+
+
+def test_valid_key_both_headers(manager, make_auth):
+    key = manager.create("ci", ["inference-client"]).key
+    auth = make_auth()
+    assert _call(auth, key).name == "ci"
+    assert _call(auth, key, header="x-api-key").permissions == {
+        "model:infer",
+        "model:read",
+    }
+
+
+def test_health_needs_nothing(make_auth, manager):
+    manager.create("x", ["observer"])
+    assert _call(make_auth(), None, "GET", "/v2/health/ready") is None
+
+
+def test_same_message_for_missing_unknown_wrong_expired_revoked(
+    manager, make_auth, audit_path
+):
+    good = manager.create("ok", ["inference-client"])
+    revoked = manager.create("rev", ["inference-client"])
+    manager.revoke(revoked.record.id)
+    expired = manager.create(
+        "old", ["inference-client"], now=utcnow() - timedelta(days=91)
+    )
+    auth = make_auth(max_failures=0)
+    wrong_secret = good.key[:-1] + ("A" if good.key[-1] != "A" else "B")
+    unknown_id = "oc_" + "f" * 16 + good.key[19:]
+    messages = set()
+    for key in (None, "garbage", wrong_secret, unknown_id, revoked.key, expired.key):
+        with pytest.raises(Unauthorized) as info:
+            _call(auth, key)
+        messages.add(info.value.message)
+    assert len(messages) == 1
+    reasons = [e["reason"] for e in _events(audit_path, "auth.failed")]
+    assert reasons == [
+        "malformed_key",
+        "invalid_key",
+        "invalid_key",
+        "revoked_key",
+        "expired_key",
+    ]
+    assert good.key not in audit_path.read_text()
+
+
+def test_permission_denied_is_403_and_audited(manager, make_auth, audit_path):
+    key = manager.create("obs", ["observer"]).key
+    auth = make_auth()
+    with pytest.raises(Forbidden, match="model:infer"):
+        _call(auth, key)
+    assert _call(auth, key, "GET", "/metrics").name == "obs"
+    (event,) = _events(audit_path, "auth.denied")
+    assert (
+        event["client"] == "127.0.0.1"
+        and event["reason"] == "missing permission model:infer"
+    )
+
+
+def test_model_restriction(manager, make_auth):
+    key = manager.create("d", ["inference-client"], models=["digits"]).key
+    auth = make_auth()
+    assert _call(auth, key)
+    with pytest.raises(Forbidden, match="model 'other'"):
+        _call(auth, key, path="/v2/models/other/infer")
+
+
+def test_cidr_allow_list_and_trusted_proxy(manager, make_auth):
+    key = manager.create("lan", ["inference-client"], cidrs=["127.0.0.2/32"]).key
+    auth = make_auth(trusted_proxies=("10.0.0.1",))
+    assert _call(auth, key, peer="127.0.0.2")
+    assert _call(auth, key, peer="::ffff:127.0.0.2")
+    with pytest.raises(Forbidden, match="address"):
+        _call(auth, key, peer="127.0.0.1")
+    assert _call(auth, key, peer="10.0.0.1", xff="127.0.0.2")
+    with pytest.raises(Forbidden):
+        _call(auth, key, peer="127.0.0.1", xff="127.0.0.2")  # not a trusted proxy
+
+
+def test_failed_auth_cap_blocks_address_with_retry_after(
+    manager, make_auth, audit_path
+):
+    key = manager.create("ok", ["inference-client"]).key
+    auth = make_auth(max_failures=3, block_seconds=120)
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            _call(auth, "oc_" + "0" * 16 + "_" + "A" * 43, peer="192.0.2.1")
+    with pytest.raises(RateLimited) as info:
+        _call(auth, key, peer="192.0.2.1")  # even a good key from a blocked address
+    assert info.value.retry_after == pytest.approx(120)
+    assert _call(auth, key, peer="192.0.2.2")
+    assert _events(audit_path, "auth.blocked")[0]["client"] == "192.0.2.1"
+
+
+def test_per_key_and_per_address_rate_limits(manager, make_auth):
+    key = manager.create("ok", ["inference-client"]).key
+    auth = make_auth(key_rate_per_second=1, key_burst=2)
+    _call(auth, key)
+    _call(auth, key)
+    with pytest.raises(RateLimited, match="API key") as info:
+        _call(auth, key)
+    assert info.value.retry_after > 0
+    auth = make_auth(address_rate_per_second=1, address_burst=1)
+    _call(auth, key)
+    with pytest.raises(RateLimited, match="address"):
+        _call(auth, key)
+
+
+def test_reload_picks_up_new_and_revoked_keys(manager, make_auth, fernet_key):
+    first = manager.create("one", ["inference-client"])
+    reader = KeyStore(manager.store.path, fernet_key)
+    reader.load()
+    auth = Authenticator(AuthSettings(audit_log=""), reader)
+    assert _call(auth, first.key)
+    second = manager.create("two", ["inference-client"])
+    with pytest.raises(Unauthorized):
+        _call(auth, second.key)
+    manager.revoke(first.record.id)
+    assert auth.maybe_reload()
+    assert _call(auth, second.key)
+    with pytest.raises(Unauthorized):
+        _call(auth, first.key)
+
+
+def test_rotated_key_works_during_grace(manager, make_auth):
+    old = manager.create("ci", ["inference-client"])
+    new = manager.rotate(old.record.id, grace_days=7)
+    auth = make_auth()
+    assert _call(auth, old.key) and _call(auth, new.key)
+    ended = manager.rotate(new.record.id, grace_days=0)
+    auth = make_auth()
+    with pytest.raises(Unauthorized):
+        _call(auth, new.key)
+    assert _call(auth, ended.key)
+
+
+def test_from_settings_refuses_undecryptable_store(manager, tmp_path):
+    from cryptography.fernet import Fernet
+
+    from openclaw_runtime.auth import KeyStoreError
+
+    manager.create("x", ["observer"])
+    settings = AuthSettings(key_store=str(manager.store.path))
+    with pytest.raises(KeyStoreError, match="cannot decrypt"):
+        Authenticator.from_settings(
+            settings, env={"OPENCLAW_KEY_STORE_KEY": Fernet.generate_key().decode()}
+        )
