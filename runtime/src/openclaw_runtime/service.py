@@ -21,7 +21,7 @@ import numpy as np
 
 from .batching import Batcher, BatchRecord
 from .config import Settings
-from .errors import InvalidInput, ModelNotReady, NotReady, OpenClawError
+from .errors import InvalidInput, ModelNotReady, OpenClawError
 from .metrics import Metrics, ModelStats
 from .models.repository import Changes, IndexEntry, ModelRepository
 from .models.session import LoadedModel, SessionOptions
@@ -248,14 +248,9 @@ class InferenceService:
 
     # --- inference -----------------------------------------------------------------------
 
-    async def infer(
-        self, name: str, version: str | None, request: InferenceRequest
-    ) -> InferenceResponse:
-        """Validate ``request`` against the model, run it through the batcher, return outputs."""
-        if self._draining:
-            raise NotReady("server is shutting down; retry on another replica")
+    async def infer(self, loaded: LoadedModel, request: InferenceRequest) -> InferenceResponse:
+        """Validate ``request`` against the model (from :meth:`resolve`), batch it, return outputs."""
         start = time.monotonic_ns()
-        loaded = await self.resolve(name, version)
         loaded.last_used = time.monotonic()
         stats = self.stats_for(loaded.name, str(loaded.version))
         children = self.metrics.children(loaded.name, str(loaded.version)) if self.metrics else None

@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import DeadlineExceeded, InferenceFailed, InvalidInput, ModelNotReady, Overloaded
+from ..errors import DeadlineExceeded, InferenceFailed, InvalidInput, Overloaded
 
 __all__ = ["BatchRecord", "Batcher"]
 
@@ -94,8 +94,6 @@ class Batcher:
         self, inputs: dict[str, np.ndarray], *, timeout_us: int = 0
     ) -> list[np.ndarray]:
         """Run ``inputs`` (batch dimension first) as part of a batch and return its outputs."""
-        if self._closed:
-            raise ModelNotReady(f"model '{self.name}' is being unloaded; retry")
         rows = 1
         if self._batching:
             first = next(iter(inputs.values()))
@@ -135,7 +133,7 @@ class Batcher:
         return await item.future
 
     def close(self) -> None:
-        """Refuse new requests; queued and running ones still complete."""
+        """Release the executor once idle; requests that already hold this version still run."""
         self._closed = True
         if self.idle:
             self._shutdown_executor()

@@ -1,0 +1,80 @@
+"""One worker process: an aiohttp server on a SO_REUSEPORT socket shared with its siblings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ..config import Settings
+from ..logs import configure_logging
+from ..service import InferenceService
+from ..supervisor import bind_socket
+from .app import build_app
+
+__all__ = ["run_worker"]
+
+log = logging.getLogger("openclaw.worker")
+
+
+async def _heartbeat(beat: Any) -> None:
+    while True:
+        beat.value = time.time()
+        await asyncio.sleep(1.0)
+
+
+async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None:
+    from ..metrics import Metrics
+
+    metrics = Metrics() if settings.metrics.enabled else None
+    service = InferenceService(settings, metrics=metrics, workers=workers)
+    app = build_app(settings, service, extra_middlewares=_plugin_middlewares(settings))
+    grace = settings.server.shutdown_grace_seconds
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=grace)
+    await runner.setup()
+    sock = bind_socket(settings.server.host, port, settings.server.backlog)
+    site = web.SockSite(runner, sock, shutdown_timeout=grace)
+    await site.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    beater = asyncio.create_task(_heartbeat(beat)) if beat is not None else None
+    # Live at once, ready only after the start-up models are loaded and warmed up.
+    await service.start()
+    log.info("worker ready", extra={"port": port, "pid": os.getpid()})
+    await stop.wait()
+    service.begin_drain()
+    log.info("draining", extra={"grace_seconds": grace})
+    await asyncio.sleep(settings.server.shutdown_delay_seconds)
+    await runner.cleanup()
+    await service.close()
+    if beater is not None:
+        beater.cancel()
+    log.info("worker stopped")
+
+
+def _plugin_middlewares(settings: Settings) -> list:
+    """Return the middlewares of optional packages (auth) that expose ``middlewares(settings)``."""
+    try:
+        from .. import auth  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    factory = getattr(auth, "middlewares", None)
+    return list(factory(settings)) if factory else []
+
+
+def run_worker(settings: Settings, port: int, workers: int = 1, beat: Any = None) -> None:
+    """Run one worker until SIGTERM, then drain and return (exit status 0)."""
+    configure_logging(settings.logging.level, settings.logging.format)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_serve(settings, port, workers, beat))
+    else:
+        uvloop.run(_serve(settings, port, workers, beat))

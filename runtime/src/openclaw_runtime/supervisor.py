@@ -1,0 +1,227 @@
+"""The supervisor: start one worker per CPU of the quota, restart dead or hung ones, drain.
+
+Workers are spawned (fresh interpreters, so no onnxruntime thread state is
+forked) and each binds the port with SO_REUSEPORT; the kernel spreads
+connections between them. The supervisor itself imports neither aiohttp nor
+onnxruntime, to stay small.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from .config import Settings
+from .errors import ConfigError
+
+__all__ = ["bind_socket", "cpu_quota", "port_holder", "serve"]
+
+log = logging.getLogger("openclaw.supervisor")
+
+
+def cpu_quota(root: str = "/sys/fs/cgroup") -> int:
+    """Return the CPUs this container may use: cgroup v2 cpu.max, v1 cfs quota, or affinity."""
+    cpus = len(os.sched_getaffinity(0))
+    base = Path(root)
+    try:
+        quota, period = (base / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+        return max(1, cpus)
+    except (OSError, ValueError):
+        pass
+    for v1 in (base / "cpu", base / "cpu,cpuacct"):
+        try:
+            quota_us = int((v1 / "cpu.cfs_quota_us").read_text())
+            period_us = int((v1 / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        if quota_us > 0 and period_us > 0:
+            cpus = min(cpus, math.ceil(quota_us / period_us))
+        break
+    return max(1, cpus)
+
+
+def port_holder(port: int) -> str:
+    """Describe the process listening on ``port`` (for a port-conflict message)."""
+    try:
+        import psutil
+
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN":
+                if conn.pid:
+                    try:
+                        name = psutil.Process(conn.pid).name()
+                    except psutil.Error:
+                        name = "?"
+                    return f"PID {conn.pid} ({name})"
+                return "another process (run 'ss -ltnp' as root to see which)"
+    except Exception:
+        log.debug("cannot list listening sockets", exc_info=True)
+    return "another process (run 'ss -ltnp' as root to see which)"
+
+
+def bind_socket(host: str, port: int, backlog: int, *, listen: bool = True) -> socket.socket:
+    """Return a TCP socket bound with SO_REUSEPORT (listening unless ``listen`` is False)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+        if listen:
+            sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _worker_entry(settings: Settings, port: int, workers: int, beat) -> None:
+    from .http.worker import run_worker
+
+    run_worker(settings, port, workers, beat)
+
+
+class _Slot:
+    def __init__(self, ctx, settings: Settings, port: int, workers: int, index: int) -> None:
+        self.ctx, self.settings, self.port, self.workers, self.index = (
+            ctx,
+            settings,
+            port,
+            workers,
+            index,
+        )
+        self.beat = ctx.Value("d", time.time(), lock=False)
+        self.process = None
+        self.failures = 0
+        self.next_start = 0.0
+
+    def start(self) -> None:
+        self.beat.value = time.time()
+        self.process = self.ctx.Process(
+            target=_worker_entry,
+            args=(self.settings, self.port, self.workers, self.beat),
+            name=f"openclaw-worker-{self.index}",
+        )
+        self.process.start()
+        log.info("worker started", extra={"worker": self.index, "pid": self.process.pid})
+
+
+def serve(settings: Settings) -> int:
+    """Run the server until SIGTERM/SIGINT; return the exit status."""
+    server = settings.server
+    workers = server.workers or cpu_quota()
+    try:
+        reservation = bind_socket(server.host, server.port, server.backlog, listen=False)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"server.port: port {server.port} on {server.host} is already in use by "
+                f"{port_holder(server.port)}; stop it or choose another port"
+            ) from exc
+        raise ConfigError(f"server.host/port: cannot bind {server.host}:{server.port}: {exc}")
+    port = reservation.getsockname()[1]
+    metrics_dir = _prepare_metrics_dir(settings)
+    ctx = mp.get_context("spawn")
+    slots = [_Slot(ctx, settings, port, workers, i) for i in range(workers)]
+    stopping = False
+
+    def on_signal(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info(
+        "starting",
+        extra={"workers": workers, "port": port, "repository": settings.models.repository},
+    )
+    for slot in slots:
+        slot.start()
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            now = time.time()
+            for slot in slots:
+                _watch(slot, settings, now)
+    finally:
+        _stop(slots, settings)
+        reservation.close()
+        if metrics_dir and not settings.metrics.multiproc_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    log.info("stopped")
+    return 0
+
+
+def _watch(slot: _Slot, settings: Settings, now: float) -> None:
+    proc = slot.process
+    if proc is not None and proc.is_alive():
+        if now - slot.beat.value > settings.server.worker_hang_seconds:
+            log.error("worker hung; killing it", extra={"worker": slot.index, "pid": proc.pid})
+            proc.kill()
+            proc.join(5)
+        else:
+            if now - slot.next_start > 60:
+                slot.failures = 0
+            return
+    if proc is not None:
+        log.error(
+            "worker exited; restarting",
+            extra={"worker": slot.index, "pid": proc.pid, "exitcode": proc.exitcode},
+        )
+        _mark_dead(proc.pid)
+        slot.process = None
+        slot.failures += 1
+        slot.next_start = now + min(30.0, 0.5 * 2 ** (slot.failures - 1))
+    if now >= slot.next_start:
+        slot.start()
+
+
+def _stop(slots: list[_Slot], settings: Settings) -> None:
+    for slot in slots:
+        if slot.process is not None and slot.process.is_alive():
+            slot.process.terminate()
+    deadline = (
+        time.time()
+        + settings.server.shutdown_grace_seconds
+        + settings.server.shutdown_delay_seconds
+        + 10
+    )
+    for slot in slots:
+        if slot.process is None:
+            continue
+        slot.process.join(max(0.1, deadline - time.time()))
+        if slot.process.is_alive():
+            log.error("worker did not stop in time; killing it", extra={"pid": slot.process.pid})
+            slot.process.kill()
+            slot.process.join(5)
+
+
+def _prepare_metrics_dir(settings: Settings) -> str | None:
+    if not settings.metrics.enabled:
+        return None
+    path = settings.metrics.multiproc_dir or tempfile.mkdtemp(prefix="openclaw-metrics-")
+    os.makedirs(path, exist_ok=True)
+    for stale in Path(path).glob("*.db"):
+        stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def _mark_dead(pid: int | None) -> None:
+    if pid is None or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
