@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 S ?=
 SCENARIOS ?= $(sort $(filter-out _shared,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 
-.PHONY: help bootstrap venv docker images lint unit molecule molecule-all test demo demo-clean bench lock clean
+.PHONY: help bootstrap venv docker images lint unit docs molecule molecule-all test demo demo-clean bench lock clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: ## ansible-lint, yamllint, syntax checks, ruff
 
 unit: ## Unit tests: collection modules and the runtime
 	@scripts/run-phase.sh unit scripts/unit.sh
+
+docs: ## Regenerate the variables tables in roles/*/README.md from argument specs
+	@python3 scripts/role-docs.py --write
 
 molecule: ## Run one Molecule scenario: make molecule S=preflight
 	@test -n "$(S)" || { echo "usage: make molecule S=<scenario>  (one of: $(SCENARIOS))"; exit 2; }

@@ -36,7 +36,10 @@ apt_packages() {
 }
 
 venv_stamp() {
-    cat requirements/tools.txt requirements/constraints.txt runtime/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16
+    local f
+    for f in requirements/tools.txt requirements/constraints.txt runtime/pyproject.toml; do
+        [ -f "$f" ] && cat "$f"
+    done | sha256sum | cut -c1-16
 }
 
 venv() {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Fast checks (make lint): yamllint, ansible-lint (production profile),
+# syntax check of every playbook, ruff, role docs vs argument specs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+step() { printf -- '--> %s\n' "$1"; shift; "$@" || { echo "FAILED: $*"; fail=1; }; }
+
+step "yamllint" yamllint --strict .
+step "ansible-lint (production profile)" ansible-lint --nocolor -q
+for pb in playbooks/*.yml; do
+    step "syntax-check $pb" ansible-playbook --syntax-check -i inventories/sandbox "$pb"
+done
+step "ruff check" ruff check --quiet .
+step "ruff format --check" ruff format --check --quiet collections molecule scripts tests
+step "role docs match argument specs" python3 scripts/role-docs.py --check
+exit $fail
