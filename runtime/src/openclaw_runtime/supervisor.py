@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .auth import preflight
 from .config import Settings
 from .errors import ConfigError
 
@@ -122,6 +123,7 @@ def serve(settings: Settings) -> int:
     """Run the server until SIGTERM/SIGINT; return the exit status."""
     server = settings.server
     workers = server.workers or cpu_quota()
+    preflight(settings.auth)  # an unreadable key store stops the server before any worker
     try:
         reservation = bind_socket(server.host, server.port, server.backlog, listen=False)
     except OSError as exc:
@@ -143,6 +145,13 @@ def serve(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+    def on_hangup(signum, _frame) -> None:  # reload the key store in every worker
+        for slot in slots:
+            if slot.process is not None and slot.process.is_alive():
+                os.kill(slot.process.pid, signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, on_hangup)
     log.info(
         "starting",
         extra={"workers": workers, "port": port, "repository": settings.models.repository},

@@ -6,7 +6,6 @@ import base64
 from datetime import timedelta
 
 import pytest
-
 from openclaw_runtime.auth import KeyHasher, KeyRecord, KeyState, format_key, parse_key
 from openclaw_runtime.auth.keys import new_key_id, new_secret, utcnow
 
@@ -88,9 +87,7 @@ def test_validity_expiry_revocation_and_rotation_grace():
     assert record.valid_at(now)
     assert not record.valid_at(now + timedelta(days=1))
     assert not record.with_changes(state=KeyState.REVOKED).valid_at(now)
-    rotating = record.with_changes(
-        state=KeyState.ROTATING, grace_until=now + timedelta(hours=1)
-    )
+    rotating = record.with_changes(state=KeyState.ROTATING, grace_until=now + timedelta(hours=1))
     assert rotating.valid_at(now + timedelta(minutes=59))
     assert not rotating.valid_at(now + timedelta(hours=1))
     assert rotating.effective_expiry() == now + timedelta(hours=1)

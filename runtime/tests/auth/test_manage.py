@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 
 import pytest
-
 from openclaw_runtime.auth import KeyState, KeyStoreError, parse_key
 from openclaw_runtime.auth.keys import utcnow
 
@@ -16,9 +15,7 @@ def _events(path):
 
 
 def test_create_returns_key_once_and_audits_without_it(manager, audit_path):
-    issued = manager.create(
-        "ci", ["inference-client"], cidrs=["127.0.0.0/8"], models=["digits"]
-    )
+    issued = manager.create("ci", ["inference-client"], cidrs=["127.0.0.0/8"], models=["digits"])
     key_id, secret = parse_key(issued.key)
     assert key_id == issued.record.id
     assert manager.store.hasher.verify(secret, issued.record.digest)
@@ -71,6 +68,4 @@ def test_expiring_lists_active_keys_within_horizon(manager):
     manager.rotate(rotated.record.id, now=now)
     names = [r.name for r in manager.expiring(14, now=now)]
     assert names == ["soon"]
-    assert soon.record.id in {
-        r.id for r in manager.expiring(14, now=now + timedelta(days=30))
-    }
+    assert soon.record.id in {r.id for r in manager.expiring(14, now=now + timedelta(days=30))}

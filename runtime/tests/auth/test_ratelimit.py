@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from openclaw_runtime.auth import FailureTracker, RateLimiter
 
 

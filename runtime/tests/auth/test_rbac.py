@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from openclaw_runtime.auth import DEFAULT_ROLES, PERMISSIONS, RoleMap, classify
 
 
@@ -35,9 +34,7 @@ def test_role_resolution_unions_and_ignores_unknown():
 
 
 def test_configured_roles_add_and_override():
-    roles = RoleMap(
-        {"reader": ["model:read"], "observer": ["monitor:view", "model:read"]}
-    )
+    roles = RoleMap({"reader": ["model:read"], "observer": ["monitor:view", "model:read"]})
     assert roles.permissions(["reader"]) == {"model:read"}
     assert "model:read" in roles.permissions(["observer"])
 

@@ -6,12 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
-
+from cryptography.fernet import Fernet
 from openclaw_runtime.auth import (
     AuditLog,
     Authenticator,
     AuthSettings,
     KeyStore,
+    KeyStoreError,
     RateLimited,
 )
 from openclaw_runtime.auth.keys import utcnow
@@ -33,9 +34,7 @@ def make_auth(store, audit_path):
     def make(**overrides):
         store.load()
         settings = AuthSettings(**{"audit_log": str(audit_path), **overrides})
-        return Authenticator(
-            settings, store, audit=AuditLog(str(audit_path)), clock=Clock()
-        )
+        return Authenticator(settings, store, audit=AuditLog(str(audit_path)), clock=Clock())
 
     return make
 
@@ -43,6 +42,7 @@ def make_auth(store, audit_path):
 def _call(
     auth,
     key=None,
+    *,
     method="POST",
     path="/v2/models/digits/infer",
     peer="127.0.0.1",
@@ -78,18 +78,14 @@ def test_valid_key_both_headers(manager, make_auth):
 
 def test_health_needs_nothing(make_auth, manager):
     manager.create("x", ["observer"])
-    assert _call(make_auth(), None, "GET", "/v2/health/ready") is None
+    assert _call(make_auth(), None, method="GET", path="/v2/health/ready") is None
 
 
-def test_same_message_for_missing_unknown_wrong_expired_revoked(
-    manager, make_auth, audit_path
-):
+def test_same_message_for_missing_unknown_wrong_expired_revoked(manager, make_auth, audit_path):
     good = manager.create("ok", ["inference-client"])
     revoked = manager.create("rev", ["inference-client"])
     manager.revoke(revoked.record.id)
-    expired = manager.create(
-        "old", ["inference-client"], now=utcnow() - timedelta(days=91)
-    )
+    expired = manager.create("old", ["inference-client"], now=utcnow() - timedelta(days=91))
     auth = make_auth(max_failures=0)
     wrong_secret = good.key[:-1] + ("A" if good.key[-1] != "A" else "B")
     unknown_id = "oc_" + "f" * 16 + good.key[19:]
@@ -115,12 +111,9 @@ def test_permission_denied_is_403_and_audited(manager, make_auth, audit_path):
     auth = make_auth()
     with pytest.raises(Forbidden, match="model:infer"):
         _call(auth, key)
-    assert _call(auth, key, "GET", "/metrics").name == "obs"
+    assert _call(auth, key, method="GET", path="/metrics").name == "obs"
     (event,) = _events(audit_path, "auth.denied")
-    assert (
-        event["client"] == "127.0.0.1"
-        and event["reason"] == "missing permission model:infer"
-    )
+    assert event["client"] == "127.0.0.1" and event["reason"] == "missing permission model:infer"
 
 
 def test_model_restriction(manager, make_auth):
@@ -143,9 +136,7 @@ def test_cidr_allow_list_and_trusted_proxy(manager, make_auth):
         _call(auth, key, peer="127.0.0.1", xff="127.0.0.2")  # not a trusted proxy
 
 
-def test_failed_auth_cap_blocks_address_with_retry_after(
-    manager, make_auth, audit_path
-):
+def test_failed_auth_cap_blocks_address_with_retry_after(manager, make_auth, audit_path):
     key = manager.create("ok", ["inference-client"]).key
     auth = make_auth(max_failures=3, block_seconds=120)
     for _ in range(3):
@@ -201,10 +192,6 @@ def test_rotated_key_works_during_grace(manager, make_auth):
 
 
 def test_from_settings_refuses_undecryptable_store(manager, tmp_path):
-    from cryptography.fernet import Fernet
-
-    from openclaw_runtime.auth import KeyStoreError
-
     manager.create("x", ["observer"])
     settings = AuthSettings(key_store=str(manager.store.path))
     with pytest.raises(KeyStoreError, match="cannot decrypt"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from openclaw_runtime.cache import (
     cache_opt_out,
     decode_outputs,
@@ -16,12 +15,8 @@ X = {"input": np.arange(64, dtype=np.float32).reshape(1, 64)}
 
 
 def test_same_request_same_key_regardless_of_order_and_transport_params():
-    a = request_key(
-        "digits", "1", {"b": np.ones(2), **X}, {"timeout": 5, "x": 1, "y": 2}
-    )
-    b = request_key(
-        "digits", "1", {**X, "b": np.ones(2)}, {"y": 2, "x": 1, "cache": True}
-    )
+    a = request_key("digits", "1", {"b": np.ones(2), **X}, {"timeout": 5, "x": 1, "y": 2})
+    b = request_key("digits", "1", {**X, "b": np.ones(2)}, {"y": 2, "x": 1, "cache": True})
     assert a == b and len(a) == 64
 
 
@@ -32,9 +27,7 @@ def test_same_request_same_key_regardless_of_order_and_transport_params():
         lambda: request_key("other", "1", X, {}),
         lambda: request_key("digits", "1", {"input": X["input"] + 1}, {}),
         lambda: request_key("digits", "1", {"input": X["input"].reshape(8, 8)}, {}),
-        lambda: request_key(
-            "digits", "1", {"input": X["input"].astype(np.float64)}, {}
-        ),
+        lambda: request_key("digits", "1", {"input": X["input"].astype(np.float64)}, {}),
         lambda: request_key("digits", "1", {"other": X["input"]}, {}),
         lambda: request_key("digits", "1", X, {"top_k": 3}),
     ],

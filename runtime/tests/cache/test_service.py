@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
 from openclaw_runtime.cache import CacheSettings, ResultCache, cache_metrics
 
 
@@ -102,9 +101,7 @@ async def test_hung_redis_costs_at_most_the_timeout_and_logs_once(caplog):
 async def test_refused_redis_fails_open_fast():
     sock, port = _silent_port()
     sock.close()  # nothing listens: connection refused
-    cache = ResultCache(
-        CacheSettings(redis_url=f"redis://127.0.0.1:{port}/0", redis_timeout_ms=50)
-    )
+    cache = ResultCache(CacheSettings(redis_url=f"redis://127.0.0.1:{port}/0", redis_timeout_ms=50))
     await cache.put(Model(), FEEDS, {}, OUT)
     await asyncio.sleep(0.1)
     found = await cache.get(Model(), FEEDS, {})  # the LRU still serves

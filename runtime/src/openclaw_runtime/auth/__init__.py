@@ -13,7 +13,7 @@ from .manage import IssuedKey, KeyManager
 from .network import AddressMatcher, client_address, parse_address
 from .ratelimit import FailureTracker, RateLimiter, TokenBucket
 from .rbac import DEFAULT_ROLES, PERMISSIONS, Endpoint, RoleMap, classify
-from .service import Authenticator, Principal
+from .service import Authenticator, Principal, preflight
 from .settings import AuthSettings
 from .store import KEY_ENV, KeyStore, load_fernet_key
 
@@ -46,4 +46,5 @@ __all__ = [
     "load_fernet_key",
     "parse_address",
     "parse_key",
+    "preflight",
 ]

@@ -1,4 +1,4 @@
-"""Errors of the auth package (part of the runtime's one hierarchy in :mod:`openclaw_runtime.errors`)."""
+"""Errors of the auth package (part of the one hierarchy in :mod:`openclaw_runtime.errors`)."""
 
 from __future__ import annotations
 

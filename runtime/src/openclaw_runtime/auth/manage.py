@@ -112,7 +112,7 @@ class KeyManager:
         days: float = 90,
         now: datetime | None = None,
     ) -> IssuedKey:
-        """Issue a successor with the same name, roles and networks; the old key works for ``grace_days``."""
+        """Issue a successor with the same roles and networks; the old key stays for the grace."""
         now = now or utcnow()
         with self.store.edit() as data:
             old = self._existing(data.records, key_id)

@@ -23,7 +23,7 @@ from .rbac import Endpoint, RoleMap, classify
 from .settings import AuthSettings
 from .store import KeyStore, load_fernet_key
 
-__all__ = ["Authenticator", "Principal"]
+__all__ = ["Authenticator", "Principal", "preflight"]
 
 _log = logging.getLogger("openclaw_runtime.auth")
 # The one message for every authentication failure: it must not tell an unknown
@@ -88,7 +88,7 @@ class Authenticator:
     def from_settings(
         cls, settings: AuthSettings, env: Mapping[str, str] | None = None
     ) -> Authenticator:
-        """Open and decrypt the key store; raise KeyStoreError with a clear message if impossible."""
+        """Open and decrypt the key store; raise KeyStoreError with a clear message if not."""
         store = KeyStore(settings.key_store, load_fernet_key(settings.key_store_key_file, env))
         store.load()
         return cls(settings, store)
@@ -142,7 +142,7 @@ class Authenticator:
             await asyncio.sleep(interval)
             try:
                 self.maybe_reload()
-            except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+            except Exception:  # the watcher must outlive any one failure
                 _log.exception("key store watcher failed")
 
     # --- requests ----------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Authenticator:
         forwarded_for: str | None = None,
         endpoint: Endpoint | None = None,
     ) -> Principal | None:
-        """Return the caller (None for open endpoints) or raise Unauthorized/Forbidden/RateLimited."""
+        """Return the caller (None when open) or raise Unauthorized/Forbidden/RateLimited."""
         endpoint = endpoint or classify(method, path)
         if endpoint.open:
             return None
@@ -241,3 +241,14 @@ class Authenticator:
             method=method,
             path=path,
         )
+
+
+def preflight(settings: AuthSettings, env: Mapping[str, str] | None = None) -> None:
+    """Check at start-up that the key store opens (raise KeyStoreError); warn when auth is off."""
+    if not settings.enabled:
+        _log.warning(
+            "authentication is DISABLED (auth.enabled=false): every client may call every "
+            "endpoint; enable it outside development"
+        )
+        return
+    Authenticator.from_settings(settings, env)

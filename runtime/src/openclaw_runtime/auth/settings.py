@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .network import AddressMatcher
+from .rbac import RoleMap
+
 __all__ = ["AuthSettings"]
 
 
@@ -44,9 +47,6 @@ class AuthSettings:
     rotation_grace_days: float = field(default=7.0, metadata=_range(0, 365))
 
     def __post_init__(self) -> None:
-        from .network import AddressMatcher
-        from .rbac import RoleMap
-
         try:
             AddressMatcher(self.trusted_proxies)
         except ValueError as exc:

@@ -140,7 +140,7 @@ class KeyStore:
             raise KeyStoreError(f"key store {str(self.path)!r} is malformed: {exc}") from exc
 
     def load(self) -> None:
-        """Read and decrypt the store; raise :class:`KeyStoreError` with a clear message if impossible."""
+        """Read and decrypt the store; raise :class:`KeyStoreError` saying why if impossible."""
         stamp = self._stat()
         data = self._read()
         self._install(data, stamp)

@@ -97,7 +97,7 @@ class RedisTier:
         return value
 
     def put(self, key: str, value: bytes) -> None:
-        """Store ``value`` in the background (skipped during an outage or when too many are pending)."""
+        """Store ``value`` in the background (skipped during an outage or when backed up)."""
         if not self._usable() or len(self._writes) >= _MAX_PENDING_WRITES:
             return
         task = asyncio.get_running_loop().create_task(self._set(key, value))

@@ -16,6 +16,7 @@ from ..logs import configure_logging
 from ..service import InferenceService
 from ..supervisor import bind_socket
 from .app import build_app
+from .security import Security
 
 __all__ = ["run_worker"]
 
@@ -32,8 +33,10 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     from ..metrics import Metrics
 
     metrics = Metrics() if settings.metrics.enabled else None
-    service = InferenceService(settings, metrics=metrics, workers=workers)
-    app = build_app(settings, service, extra_middlewares=_plugin_middlewares(settings))
+    security = Security(settings)  # auth middleware and result cache
+    service = InferenceService(settings, metrics=metrics, cache=security.cache, workers=workers)
+    app = build_app(settings, service, extra_middlewares=security.middlewares())
+    app.cleanup_ctx.append(security.lifecycle)
     grace = settings.server.shutdown_grace_seconds
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=grace)
     await runner.setup()
@@ -59,19 +62,10 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     log.info("worker stopped")
 
 
-def _plugin_middlewares(settings: Settings) -> list:
-    """Return the middlewares of optional packages (auth) that expose ``middlewares(settings)``."""
-    try:
-        from .. import auth  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    factory = getattr(auth, "middlewares", None)
-    return list(factory(settings)) if factory else []
-
-
 def run_worker(settings: Settings, port: int, workers: int = 1, beat: Any = None) -> None:
     """Run one worker until SIGTERM, then drain and return (exit status 0)."""
     configure_logging(settings.logging.level, settings.logging.format)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the loop's key store reload handler
     try:
         import uvloop
     except ImportError:

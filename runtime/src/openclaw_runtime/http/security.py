@@ -1,0 +1,111 @@
+"""The HTTP adapter of the auth and cache cores: one middleware plus their lifecycle.
+
+The worker builds a :class:`Security` from the settings, hands ``cache`` to
+the inference service, ``middlewares()`` to :func:`~.app.build_app` (inside
+the context middleware, so 401/403/429 render as ``{"error": ...}`` like every
+other error) and ``lifecycle`` to ``app.cleanup_ctx`` (key store watcher,
+SIGHUP reload, Redis pool). The supervisor calls :func:`openclaw_runtime.auth.preflight`
+once before starting workers, so that an unreadable key store stops the server at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from ..auth import Authenticator, classify, client_address
+from ..cache import ResultCache
+from ..config import Settings
+from ..errors import OpenClawError
+
+__all__ = ["Security"]
+
+log = logging.getLogger("openclaw.security")
+
+_DEPLOY_EVENTS = {"load": "model.loaded", "unload": "model.unloaded"}
+
+
+class Security:
+    """The authenticator (None when auth is off) and the result cache (None when off)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.auth = Authenticator.from_settings(settings.auth) if settings.auth.enabled else None
+        cache = ResultCache(settings.cache)
+        self.cache = cache if cache.active else None
+
+    def middlewares(self) -> list[Middleware]:
+        """Return the auth middleware (none when auth is off)."""
+        return [] if self.auth is None else [_auth_middleware(self.auth)]
+
+    async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        """Run the key store watcher and the SIGHUP handler; close the Redis pool at the end."""
+        watcher = None
+        loop = asyncio.get_running_loop()
+        if self.auth is not None:
+            watcher = asyncio.create_task(self.auth.watch())
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        else:
+            log.warning("authentication is DISABLED (auth.enabled=false)")
+        yield
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+        if self.cache is not None:
+            await self.cache.close()
+
+    def _on_sighup(self) -> None:
+        assert self.auth is not None
+        log.info("SIGHUP: reloading the key store")
+        self.auth.reload()
+
+
+def _auth_middleware(auth: Authenticator) -> Middleware:
+    @web.middleware
+    async def authenticate(request: web.Request, handler) -> web.StreamResponse:
+        endpoint = classify(request.method, request.path)
+        if endpoint.open:
+            return await handler(request)
+        headers = request.headers
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        principal = auth.authorize(
+            request.method,
+            request.path,
+            authorization=headers.get("Authorization"),
+            api_key=headers.get("X-API-Key"),
+            peer=peer[0] if peer else None,
+            forwarded_for=headers.get("X-Forwarded-For"),
+            endpoint=endpoint,
+        )
+        if endpoint.permission != "model:deploy" or principal is None:
+            return await handler(request)
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except OpenClawError as exc:
+            status = exc.status
+            raise
+        finally:
+            client = client_address(
+                peer[0] if peer else None, headers.get("X-Forwarded-For"), auth.trusted
+            )
+            auth.audit.emit(
+                _DEPLOY_EVENTS.get(request.path.rsplit("/", 1)[-1], "model.changed"),
+                client=str(client) if client else None,
+                model=endpoint.model,
+                key_id=principal.key_id,
+                name=principal.name,
+                status=int(status),
+            )
+
+    return authenticate
