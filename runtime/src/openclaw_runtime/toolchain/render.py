@@ -1,0 +1,78 @@
+"""Human-readable output of ``openclaw-model`` commands (``--json`` prints the raw report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render"]
+
+
+def _bench(report: dict[str, Any]) -> list[str]:
+    versions = report["versions"]
+    head = f"{'batch':>5}"
+    for v in versions:
+        head += f" | v{v} {report['precision'][str(v)]:<5} rows/s   p50 ms   p99 ms"
+    if report.get("against") is not None:
+        head += " | speed-up"
+    lines = [
+        f"{report['model']}: in-process, onnxruntime with {report['intra_op_threads']} intra-op thread",
+        head,
+    ]
+    for row in report["results"]:
+        line = f"{row['batch']:>5}"
+        for v in versions:
+            cell = row[str(v)]
+            line += f" | {'':10}{cell['rows_per_s']:>10.0f} {cell['p50_ms']:>8.3f} {cell['p99_ms']:>8.3f}"
+        if "speedup" in row:
+            line += f" | {row['speedup']:>6.2f}x"
+        lines.append(line)
+    return lines
+
+
+def _verify(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for entry in report["versions"]:
+        lines.append(
+            f"{report['model']} version {entry['version']}: {'OK' if entry['ok'] else 'FAILED'}"
+        )
+        for check in entry["checks"]:
+            mark = "ok  " if check["ok"] else "FAIL"
+            lines.append(f"  [{mark}] {check['name']}: {check['detail']}")
+    return lines
+
+
+def render(command: str, report: dict[str, Any]) -> str:
+    """Return the text printed for ``report`` when ``--json`` is not given."""
+    if command == "bench":
+        lines = []
+        for part in report.get("models", [report]):
+            lines += _bench(part)
+        if "note" in report:
+            lines.append(report["note"])
+        return "\n".join(lines)
+    if command == "verify":
+        return "\n".join(_verify(report))
+    if command == "convert":
+        sig = ", ".join(
+            f"{s['name']}:{s['datatype']}:{'x'.join(map(str, s['shape']))}"
+            for s in report["signature"]
+        )
+        return f"converted to {report['path']} (signature {sig}; opsets {report['opsets']})"
+    if command == "quantize":
+        return (
+            f"INT8 ({report['mode']}) version {report['version']} of {report['model']} at {report['path']} "
+            f"({report['size_ratio']:.2f}x the FP32 size); check it with: openclaw-model verify {report['path']}"
+        )
+    if command == "build-demo":
+        acc = report["accuracy"]
+        return (
+            f"{report['repository']}/{report['model']}: version 1 FP32 accuracy {acc['fp32']:.4f}, "
+            f"version 2 INT8 accuracy {acc['int8']:.4f} (scikit-learn {acc['sklearn']:.4f}, "
+            f"{report['test_rows']} test images)"
+        )
+    if command == "publish":
+        return f"published {report['url']} ({report['bytes']} bytes; manifest sha256 {report['manifest_sha256']})"
+    if command == "fetch":
+        state = "already present, unchanged" if report["unchanged"] else "installed"
+        return f"{report['path']}: {state} ({report['bytes']} bytes verified; config {report['config']})"
+    return "\n".join(f"{k}: {v}" for k, v in report.items())
