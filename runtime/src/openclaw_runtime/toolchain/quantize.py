@@ -34,6 +34,15 @@ __all__ = ["MODES", "REFERENCE_ROWS", "quantize"]
 MODES = ("dynamic", "static")
 REFERENCE_ROWS = 512  # rows kept for parity checks (enough for a stable top-1 rate)
 CALIBRATION_ROWS = 1024
+_INT8_OPS = {
+    "DynamicQuantizeLinear",
+    "QuantizeLinear",
+    "MatMulInteger",
+    "ConvInteger",
+    "QLinearMatMul",
+    "QLinearConv",
+    "QGemm",
+}
 
 
 class _Reader:
@@ -142,6 +151,12 @@ def quantize(
             raise ToolchainError(f"{ref}: onnxruntime quantization ({mode}) failed: {exc}") from exc
         model = onnx.load(str(out))
     _prune_opsets(model)
+    quantized = sum(node.op_type in _INT8_OPS for node in model.graph.node)
+    if not quantized:
+        raise ToolchainError(
+            f"{ref}: nothing was quantized (no MatMul, Gemm or Conv the quantizer handles); "
+            "INT8 brings nothing for this model, keep the FP32 version"
+        )
     model.doc_string = f"INT8 ({mode}) of version {ref.version}"
     number = version or next_version(ref.model_dir)
     reference = take(arrays, 0, REFERENCE_ROWS) if arrays is not None else None
@@ -169,6 +184,7 @@ def quantize(
         "parent_version": ref.version,
         "mode": mode,
         "size_ratio": round(result["bytes"] / fp32, 3),
+        "quantized_nodes": quantized,
         "reference_rows": rows(reference) if reference is not None else 0,
         **result,
     }

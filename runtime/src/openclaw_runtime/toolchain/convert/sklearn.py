@@ -59,6 +59,12 @@ def convert_sklearn_file(
             f"{path}: holds a {type(estimator).__name__}, not a scikit-learn estimator"
         )
     specs = specs or [_infer(estimator, "input")]
+    count = getattr(estimator, "n_features_in_", None)
+    if count is not None and len(specs) == 1 and specs[0].shape != (int(count),):
+        raise ConversionError(
+            f"--input {specs[0]}: the estimator was fitted on {count} features; "
+            f"use --input {specs[0].name}:{specs[0].datatype}:{count}"
+        )
     types = {"FP32": FloatTensorType, "FP64": DoubleTensorType, "INT64": Int64TensorType}
     initial = []
     for spec in specs:
@@ -86,6 +92,9 @@ def convert_sklearn_file(
         node.output[:] = [renames.get(o, o) for o in node.output]
     for out in model.graph.output:
         out.name = renames.get(out.name, out.name)
+    if not any(imp.domain in ("", "ai.onnx") for imp in model.opset_import):
+        # Graphs made only of ai.onnx.ml operators omit it; onnxruntime's quantizer needs it.
+        model.opset_import.append(onnx.helper.make_opsetid("", opset))
     model.graph.name = f"openclaw_{type(estimator).__name__.lower()}"  # skl2onnx uses a random UUID
     labels = [str(c) for c in classes] if classes is not None else None
     return model, specs, labels
