@@ -1,0 +1,216 @@
+"""Auth against the real server: every role on every endpoint, 401/403/429, allow-lists, reload."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from openclaw_runtime.auth import DEFAULT_ROLES
+
+from .secserver import INFER_BODY, RuntimeServer, request
+
+pytestmark = pytest.mark.integration
+
+# (method, path, permission, body); unload is exercised separately (it changes state).
+ENDPOINTS = [
+    ("GET", "/v2", "model:read", None),
+    ("GET", "/v2/models/digits", "model:read", None),
+    ("GET", "/v2/models/digits/versions/1", "model:read", None),
+    ("GET", "/v2/models/digits/ready", "model:read", None),
+    ("GET", "/v2/models/digits/config", "model:read", None),
+    ("POST", "/v2/models/digits/infer", "model:infer", INFER_BODY),
+    ("POST", "/v2/models/digits/versions/1/infer", "model:infer", INFER_BODY),
+    ("GET", "/v2/models/stats", "monitor:view", None),
+    ("GET", "/v2/models/digits/stats", "monitor:view", None),
+    ("GET", "/metrics", "monitor:view", None),
+    ("POST", "/v2/repository/index", "model:read", None),
+    ("POST", "/v2/repository/models/digits/load", "model:deploy", None),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, demo_onnx):
+    from openclaw_runtime.models.demo import build_demo_model
+
+    root = tmp_path_factory.mktemp("security")
+    repo = root / "repo"
+    build_demo_model(repo, onnx_bytes=demo_onnx)
+    srv = RuntimeServer(
+        root / "server",
+        repo,
+        {"auth": {"trusted_proxies": ["127.0.0.3"], "max_failures": 3, "block_seconds": 30}},
+    )
+    srv.keys_by_role = {role: srv.create_key(role, name=role)["key"] for role in DEFAULT_ROLES}
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("role", sorted(DEFAULT_ROLES))
+def test_each_role_on_each_endpoint(server, role):
+    key = server.keys_by_role[role]
+    perms = DEFAULT_ROLES[role]
+    for method, path, perm, body in ENDPOINTS:
+        status, headers, raw = request(server.port, method, path, key=key, body=body)
+        if perm in perms:
+            assert status == 200, (role, method, path, status, raw)
+        else:
+            assert status == 403, (role, method, path, status, raw)
+            assert headers["content-type"] == "application/json"
+            assert perm in json.loads(raw)["error"]
+
+
+def test_health_is_open(server):
+    for path in ("/v2/health/live", "/v2/health/ready"):
+        assert request(server.port, "GET", path)[0] == 200
+
+
+def test_401_does_not_reveal_whether_a_key_id_exists(server):
+    real = server.keys_by_role["admin"]
+    unknown_id = "oc_" + "f" * 16 + real[19:]
+    wrong_secret = real[:-2] + ("AA" if not real.endswith("AA") else "BB")
+    bodies = set()
+    for key in (None, "nonsense", unknown_id, wrong_secret):
+        status, headers, raw = request(
+            server.port, "GET", "/v2/models/digits", key=key, source="127.0.0.9"
+        )
+        assert status == 401 and headers["content-type"] == "application/json"
+        bodies.add(raw)
+    assert len(bodies) == 1
+    assert "error" in json.loads(bodies.pop())
+    assert real not in server.audit.read_text()
+
+
+def test_x_api_key_header(server):
+    key = server.keys_by_role["inference-client"]
+    status, _, raw = request(
+        server.port, "POST", "/v2/models/digits/infer", key=key, header="x-api-key",
+        body=INFER_BODY,
+    )
+    assert status == 200, raw
+    assert json.loads(raw)["model_name"] == "digits"
+
+
+def test_unknown_route_without_key_is_401_not_404(server):
+    assert request(server.port, "GET", "/admin", source="127.0.0.10")[0] == 401
+
+
+def test_allow_list_from_second_loopback_address(server):
+    key = server.create_key("inference-client", name="lan", extra=("--cidr", "127.0.0.2/32"))
+    time.sleep(0.6)  # store polling interval 0.2 s
+    ok = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
+                 body=INFER_BODY, source="127.0.0.2")
+    assert ok[0] == 200, ok
+    denied = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
+                     body=INFER_BODY, source="127.0.0.1")
+    assert denied[0] == 403 and b"address" in denied[2]
+    events = server.audit_events("auth.denied")
+    assert any(e["key_id"] == key["id"] and e["client"] == "127.0.0.1" for e in events)
+
+
+def test_forwarded_for_only_from_trusted_proxy(server):
+    key = server.create_key("inference-client", name="via-lb", extra=("--cidr", "192.0.2.0/24"))
+    time.sleep(0.6)
+    xff = {"X-Forwarded-For": "192.0.2.55"}
+    via_proxy = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
+                        body=INFER_BODY, source="127.0.0.3", headers=xff)
+    assert via_proxy[0] == 200, via_proxy
+    spoofed = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
+                      body=INFER_BODY, source="127.0.0.1", headers=xff)
+    assert spoofed[0] == 403
+
+
+def test_key_created_revoked_and_rotated_without_restart(server):
+    issued = server.create_key("observer", name="late")
+    deadline = time.monotonic() + 5
+    status = 0
+    while time.monotonic() < deadline and status != 200:
+        status = request(server.port, "GET", "/metrics", key=issued["key"])[0]
+        time.sleep(0.1)
+    assert status == 200
+    rotated = json.loads(server.keys("rotate", issued["id"], "--json").stdout)
+    time.sleep(0.6)
+    assert request(server.port, "GET", "/metrics", key=rotated["key"])[0] == 200
+    assert request(server.port, "GET", "/metrics", key=issued["key"])[0] == 200  # grace
+    server.keys("revoke", issued["id"])
+    time.sleep(0.6)
+    assert request(server.port, "GET", "/metrics", key=issued["key"], source="127.0.0.11")[0] == 401
+    assert request(server.port, "GET", "/metrics", key=rotated["key"])[0] == 200
+
+
+def test_failed_auth_cap_gives_429_with_retry_after(server):
+    bad = "oc_" + "0" * 16 + "_" + "A" * 43
+    for _ in range(3):
+        assert request(server.port, "GET", "/v2", key=bad, source="127.0.0.4")[0] == 401
+    status, headers, raw = request(
+        server.port, "GET", "/v2", key=server.keys_by_role["admin"], source="127.0.0.4"
+    )
+    assert status == 429
+    assert 1 <= int(headers["retry-after"]) <= 30
+    assert "error" in json.loads(raw)
+    assert request(server.port, "GET", "/v2", key=server.keys_by_role["admin"])[0] == 200
+
+
+def test_model_load_and_unload_audited_with_key(server):
+    key = server.keys_by_role["model-manager"]
+    status, _, raw = request(server.port, "POST", "/v2/repository/models/digits/unload", key=key)
+    assert status == 200, raw
+    status, _, raw = request(server.port, "POST", "/v2/repository/models/digits/load", key=key)
+    assert status == 200, raw
+    events = [e for e in server.audit_events() if e["event"].startswith("model.")]
+    kinds = [(e["event"], e["name"], e["model"]) for e in events[-2:]]
+    assert kinds == [
+        ("model.unloaded", "model-manager", "digits"),
+        ("model.loaded", "model-manager", "digits"),
+    ]
+
+
+def test_sighup_reloads_at_once(tmp_path, demo_repo):
+    srv = RuntimeServer(tmp_path / "srv", demo_repo, {"auth": {"reload_interval_seconds": 3600}})
+    srv.create_key("observer", name="first")
+    srv.start()
+    try:
+        late = srv.create_key("observer", name="late")
+        time.sleep(0.3)
+        assert request(srv.port, "GET", "/metrics", key=late["key"])[0] == 401
+        srv.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        status = 401
+        while time.monotonic() < deadline and status != 200:
+            time.sleep(0.1)
+            status = request(srv.port, "GET", "/metrics", key=late["key"])[0]
+        assert status == 200
+        assert srv.proc.poll() is None  # SIGHUP did not kill the server
+    finally:
+        assert srv.stop() == 0
+
+
+def test_refuses_to_start_with_wrong_store_key(tmp_path, demo_repo):
+    srv = RuntimeServer(tmp_path / "srv", demo_repo)
+    srv.create_key("admin", name="admin")
+    srv.fernet_file.write_bytes(__import__("cryptography.fernet").fernet.Fernet.generate_key())
+    proc = subprocess.run(
+        [*srv_cmd(srv)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "cannot decrypt key store" in proc.stderr and "Fernet key" in proc.stderr
+
+
+def test_auth_disabled_explicitly_warns(tmp_path, demo_repo):
+    srv = RuntimeServer(tmp_path / "srv", demo_repo, {"auth": {"enabled": False}})
+    srv.start()
+    try:
+        status, _, _ = request(srv.port, "POST", "/v2/models/digits/infer", body=INFER_BODY)
+        assert status == 200
+        assert "authentication is DISABLED" in srv.log_text()
+    finally:
+        srv.stop()
+
+
+def srv_cmd(srv: RuntimeServer) -> list[str]:
+    from .secserver import PY
+
+    return [PY, "-m", "openclaw_runtime.cli", "serve", "--config", str(srv.config)]
