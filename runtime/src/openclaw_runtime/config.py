@@ -140,7 +140,7 @@ class Settings:
 
 
 def env_name(key: str) -> str:
-    """Return the environment variable for the dotted key (``server.port`` -> OPENCLAW_SERVER_PORT)."""
+    """Return the environment variable of a dotted key: server.port -> OPENCLAW_SERVER_PORT."""
     return ENV_PREFIX + key.replace(".", "_").upper()
 
 

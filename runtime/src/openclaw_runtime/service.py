@@ -249,7 +249,7 @@ class InferenceService:
     # --- inference -----------------------------------------------------------------------
 
     async def infer(self, loaded: LoadedModel, request: InferenceRequest) -> InferenceResponse:
-        """Validate ``request`` against the model (from :meth:`resolve`), batch it, return outputs."""
+        """Validate ``request`` against a model from :meth:`resolve`, batch it, return outputs."""
         start = time.monotonic_ns()
         loaded.last_used = time.monotonic()
         stats = self.stats_for(loaded.name, str(loaded.version))
@@ -347,7 +347,7 @@ def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str,
         if (
             (batched and arr.ndim == 0)
             or len(shape) != len(spec.shape)
-            or any(d != e and e != -1 for d, e in zip(shape, spec.shape, strict=True))
+            or any(e not in (d, -1) for d, e in zip(shape, spec.shape, strict=True))
         ):
             raise InvalidInput(
                 f"input '{tensor.name}': shape {list(arr.shape)} given, model '{loaded.name}' "

@@ -132,7 +132,9 @@ def serve(settings: Settings) -> int:
                 f"server.port: port {server.port} on {server.host} is already in use by "
                 f"{port_holder(server.port)}; stop it or choose another port"
             ) from exc
-        raise ConfigError(f"server.host/port: cannot bind {server.host}:{server.port}: {exc}")
+        raise ConfigError(
+            f"server.host/port: cannot bind {server.host}:{server.port}: {exc}"
+        ) from exc
     port = reservation.getsockname()[1]
     metrics_dir = _prepare_metrics_dir(settings)
     ctx = mp.get_context("spawn")

@@ -215,7 +215,7 @@ class Batcher:
         if self._inline:
             try:
                 outputs = self._run(feeds)
-            except Exception as exc:  # noqa: BLE001 - every caller must get the failure
+            except Exception as exc:
                 self._finish(batch, start, None, exc)
             else:
                 self._finish(batch, start, outputs, None)

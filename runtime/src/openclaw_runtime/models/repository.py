@@ -24,7 +24,7 @@ from ..errors import (
 )
 from .manifest import MANIFEST_NAME
 from .modelconfig import CONFIG_NAME, ModelConfig, load_model_config
-from .session import MODEL_FILE, LoadedModel, SessionOptions, load_version
+from .session import MODEL_FILE, LoadedModel, SessionOptions, estimate_memory, load_version
 
 __all__ = ["Changes", "IndexEntry", "ModelRepository"]
 
@@ -223,7 +223,10 @@ class ModelRepository:
                 if current is None and same and version in model.reasons and not explicit:
                     continue  # failed before and nothing changed: do not retry in a loop
                 changes.merge(self._load_version(name, model, config, version, fingerprint))
-            for version in [v for v in model.versions if v not in selected]:
+            # Retire versions outside the policy only once every selected version serves:
+            # a failed load of a new version leaves the old one serving.
+            complete = all(v in model.versions for v in selected)
+            for version in [v for v in model.versions if v not in selected and complete]:
                 changes.retired.append(model.versions.pop(version))
                 model.states.pop(version, None)
                 model.reasons.pop(version, None)
@@ -259,8 +262,10 @@ class ModelRepository:
         return changes
 
     def _estimate(self, name: str, version: int) -> int:
-        size = _stat(self.root / name / str(version) / MODEL_FILE)
-        return (size[1] if size else 0) * 2
+        try:
+            return estimate_memory(self.root / name / str(version) / MODEL_FILE)
+        except OSError:
+            return 0
 
     def _make_room(self, name: str, version: int, need: int | None = None) -> list[LoadedModel]:
         """Evict least-recently-used on-demand versions until ``need`` bytes fit."""

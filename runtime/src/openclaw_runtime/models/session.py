@@ -19,7 +19,7 @@ from .compat import check_compatibility
 from .manifest import verify_manifest
 from .modelconfig import ModelConfig, TensorSpec
 
-__all__ = ["MODEL_FILE", "LoadedModel", "SessionOptions", "load_version"]
+__all__ = ["MODEL_FILE", "LoadedModel", "SessionOptions", "estimate_memory", "load_version"]
 
 MODEL_FILE = "model.onnx"
 
@@ -45,6 +45,7 @@ class LoadedModel:
     output_names: list[str]
     memory_bytes: int
     labels: list[str] | None = None
+    measured_rss_bytes: int = 0
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     # Set by the service layer (the batcher of this version); the core keeps it opaque.
@@ -93,7 +94,7 @@ def _resolve_specs(
                 f"the model has {real.datatype}"
             )
         if len(real.shape) != len(spec.shape) or any(
-            a != b and a != -1 and b != -1 for a, b in zip(real.shape, spec.shape, strict=False)
+            a != b and -1 not in (a, b) for a, b in zip(real.shape, spec.shape, strict=False)
         ):
             raise ModelConfigError(
                 f"{source}: {kind} '{spec.name}': config shape {list(spec.shape)} does not match "
@@ -189,6 +190,15 @@ def load_version(
             _warmup(loaded)
         except Exception as exc:
             raise ModelLoadError(f"{source}: warm-up inference failed: {exc}") from exc
-    measured = process.memory_info().rss - rss_before
-    loaded.memory_bytes = max(measured, path.stat().st_size)
+    loaded.measured_rss_bytes = max(0, process.memory_info().rss - rss_before)
+    loaded.memory_bytes = estimate_memory(path)
     return loaded
+
+
+def estimate_memory(path: Path) -> int:
+    """Return the bytes a version is accounted for: twice its file (weights + optimized copy).
+
+    A deterministic estimate keeps the budget predictable; the RSS growth measured
+    at load time is kept in ``measured_rss_bytes`` for logs.
+    """
+    return 2 * path.stat().st_size
