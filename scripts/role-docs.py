@@ -51,8 +51,9 @@ def table(spec_path):
         desc = option.get("description", "")
         if isinstance(desc, list):
             desc = " ".join(desc)
-        lines.append("| `%s` | %s | %s | %s |" % (name, _cell(kind), _cell(_default(option)),
-                                                 _cell(desc)))
+        lines.append(
+            "| `%s` | %s | %s | %s |" % (name, _cell(kind), _cell(_default(option)), _cell(desc))
+        )
     return "\n".join(lines)
 
 
@@ -84,13 +85,18 @@ def main():
                 print("updated %s" % readme.relative_to(ROOT))
             else:
                 stale.append(str(readme.relative_to(ROOT)))
-    missing = [str(r.relative_to(ROOT)) for r in sorted(ROOT.glob("roles/*"))
-               if r.is_dir() and not (r / "meta" / "argument_specs.yml").exists()]
+    missing = [
+        str(r.relative_to(ROOT))
+        for r in sorted(ROOT.glob("roles/*"))
+        if r.is_dir() and not (r / "meta" / "argument_specs.yml").exists()
+    ]
     if missing:
         print("roles without meta/argument_specs.yml: %s" % ", ".join(missing), file=sys.stderr)
     if stale:
-        print("out of date with argument_specs: %s\nrun: make docs" % ", ".join(stale),
-              file=sys.stderr)
+        print(
+            "out of date with argument_specs: %s\nrun: make docs" % ", ".join(stale),
+            file=sys.stderr,
+        )
     return 1 if stale or missing else 0
 
 

@@ -26,8 +26,7 @@ def _platform():
 
 
 def _docker(*args, check=True, capture=False):
-    return subprocess.run(["docker", *args], check=check, text=True,
-                          capture_output=capture)
+    return subprocess.run(["docker", *args], check=check, text=True, capture_output=capture)
 
 
 def _exists(kind, name):
@@ -45,10 +44,22 @@ def start(args):
         print("==> [sandbox] %s already exists; reusing it" % args.name)
     else:
         p = _platform()
-        cmd = ["run", "-d", "--name", args.name, "--hostname", args.name,
-               "--network", args.network, "--cgroupns", p.get("cgroupns_mode", "host"),
-               "--stop-signal", p.get("stop_signal", "SIGRTMIN+3"),
-               "--label", "org.openclaw.sandbox=1"]
+        cmd = [
+            "run",
+            "-d",
+            "--name",
+            args.name,
+            "--hostname",
+            args.name,
+            "--network",
+            args.network,
+            "--cgroupns",
+            p.get("cgroupns_mode", "host"),
+            "--stop-signal",
+            p.get("stop_signal", "SIGRTMIN+3"),
+            "--label",
+            "org.openclaw.sandbox=1",
+        ]
         for cap in p["capabilities"]:
             cmd += ["--cap-add", cap]
         for opt in p.get("security_opts", []):
@@ -63,20 +74,25 @@ def start(args):
             cmd += ["-p", port]
         cmd += [args.image, p.get("command", "/lib/systemd/systemd")]
         _docker(*cmd, capture=True)
-        print("==> [sandbox] started %s from %s on network %s" % (args.name, args.image,
-                                                                 args.network))
+        print(
+            "==> [sandbox] started %s from %s on network %s" % (args.name, args.image, args.network)
+        )
     # As in molecule/_shared/prepare.yml: /proc/sys read-write, systemd booted.
     _docker("exec", args.name, "mount", "-o", "remount,bind,rw", "/proc/sys", capture=True)
     deadline = time.time() + 120
     while time.time() < deadline:
-        out = _docker("exec", args.name, "systemctl", "is-system-running", check=False,
-                      capture=True).stdout.strip()
+        out = _docker(
+            "exec", args.name, "systemctl", "is-system-running", check=False, capture=True
+        ).stdout.strip()
         if out in ("running", "degraded"):
             print("==> [sandbox] %s: systemd %s" % (args.name, out))
             return 0
         time.sleep(1)
-    print("ERROR: systemd in %s did not finish booting within 120 s; "
-          "see: docker exec %s systemctl --failed" % (args.name, args.name), file=sys.stderr)
+    print(
+        "ERROR: systemd in %s did not finish booting within 120 s; "
+        "see: docker exec %s systemctl --failed" % (args.name, args.name),
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -32,11 +32,17 @@ def _negative(host, tmp_path, *extra):
         OPENCLAW_ARTIFACTS=str(tmp_path),
         ANSIBLE_FORCE_COLOR="false",
     )
-    cmd = ["ansible-playbook", "-i", INVENTORY, "--limit", host.backend.get_hostname(),
-           os.path.join(SCENARIO_DIR, "negative.yml")]
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        INVENTORY,
+        "--limit",
+        host.backend.get_hostname(),
+        os.path.join(SCENARIO_DIR, "negative.yml"),
+    ]
     for item in extra:
         cmd += ["-e", item]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -44,7 +50,7 @@ def test_report_matches_what_the_host_says(host):
     report = _report(host)
     facts = report["facts"]
     meminfo = host.file("/proc/meminfo").content_string
-    total_kib = int(next(l for l in meminfo.splitlines() if l.startswith("MemTotal")).split()[1])
+    total_kib = int(next(x for x in meminfo.splitlines() if x.startswith("MemTotal")).split()[1])
     assert facts["memory"]["total_bytes"] == total_kib * 1024
     assert facts["kernel"]["release"] == host.run("uname -r").stdout.strip()
     assert facts["cpu"]["online_cores"] == int(host.run("getconf _NPROCESSORS_ONLN").stdout)
@@ -87,11 +93,14 @@ def test_foreign_listener_is_named_with_its_pid(host, tmp_path):
 
 
 def test_enforce_false_turns_failures_into_warnings(host, tmp_path):
-    rc, out = _negative(host, tmp_path, '{"openclaw_preflight_ports": [8009]}',
-                        "openclaw_preflight_enforce=false")
+    rc, out = _negative(
+        host, tmp_path, '{"openclaw_preflight_ports": [8009]}', "openclaw_preflight_enforce=false"
+    )
     assert rc == 0, out
     assert "WARNING: port 8009: already in use by python3" in out
-    report = json.loads((tmp_path / "preflight" / (host.backend.get_hostname() + ".json")).read_text())
+    report = json.loads(
+        (tmp_path / "preflight" / (host.backend.get_hostname() + ".json")).read_text()
+    )
     assert not _checks(report)["port_8009"]["ok"]
 
 

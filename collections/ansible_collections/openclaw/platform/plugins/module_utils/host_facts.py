@@ -16,19 +16,19 @@ __metaclass__ = type
 import re
 
 __all__ = [
-    "parse_meminfo",
+    "cgroup_mode",
+    "evaluate",
+    "mount_for_path",
     "parse_cpu_flags",
     "parse_kernel_version",
+    "parse_meminfo",
     "parse_mountinfo",
-    "cgroup_mode",
-    "mount_for_path",
-    "parse_ss_listeners",
     "parse_proc_net_listeners",
-    "evaluate",
+    "parse_ss_listeners",
 ]
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 
 
 def parse_meminfo(text):
@@ -161,9 +161,7 @@ def parse_ss_listeners(text):
         host, port = _split_host_port(local)
         if not port.isdigit():
             continue
-        processes = [
-            {"name": name, "pid": int(pid)} for name, pid in _SS_USERS.findall(line)
-        ]
+        processes = [{"name": name, "pid": int(pid)} for name, pid in _SS_USERS.findall(line)]
         listeners.append({"address": host, "port": int(port), "processes": processes})
     return listeners
 
@@ -208,71 +206,122 @@ def evaluate(facts, req):
 
     mem_mib = facts["memory"]["effective_bytes"] // MIB
     if mem_mib < req["min_memory_mib"]:
-        checks.append(_check(
-            "memory", False,
-            "memory: %d MiB available, at least %d MiB required; resize the instance "
-            "or raise the container's memory limit" % (mem_mib, req["min_memory_mib"]),
-            mem_mib, req["min_memory_mib"]))
+        checks.append(
+            _check(
+                "memory",
+                False,
+                "memory: %d MiB available, at least %d MiB required; resize the instance "
+                "or raise the container's memory limit" % (mem_mib, req["min_memory_mib"]),
+                mem_mib,
+                req["min_memory_mib"],
+            )
+        )
     elif mem_mib < req["recommended_memory_mib"]:
-        checks.append(_check(
-            "memory", False,
-            "memory: %d MiB is enough to start, but %d MiB is recommended for "
-            "production" % (mem_mib, req["recommended_memory_mib"]),
-            mem_mib, req["recommended_memory_mib"], severity="warning"))
+        checks.append(
+            _check(
+                "memory",
+                False,
+                "memory: %d MiB is enough to start, but %d MiB is recommended for "
+                "production" % (mem_mib, req["recommended_memory_mib"]),
+                mem_mib,
+                req["recommended_memory_mib"],
+                severity="warning",
+            )
+        )
     else:
-        checks.append(_check("memory", True, "memory: %d MiB" % mem_mib, mem_mib,
-                             req["min_memory_mib"]))
+        checks.append(
+            _check("memory", True, "memory: %d MiB" % mem_mib, mem_mib, req["min_memory_mib"])
+        )
 
     cores = facts["cpu"]["usable_cores"]
-    checks.append(_check(
-        "cpu_cores", cores >= req["min_cpu_cores"],
-        "cpu: %s usable cores" % cores if cores >= req["min_cpu_cores"] else
-        "cpu: %s usable cores, at least %d required; choose a larger instance type "
-        "or raise the CPU quota" % (cores, req["min_cpu_cores"]),
-        cores, req["min_cpu_cores"]))
+    checks.append(
+        _check(
+            "cpu_cores",
+            cores >= req["min_cpu_cores"],
+            "cpu: %s usable cores" % cores
+            if cores >= req["min_cpu_cores"]
+            else "cpu: %s usable cores, at least %d required; choose a larger instance type "
+            "or raise the CPU quota" % (cores, req["min_cpu_cores"]),
+            cores,
+            req["min_cpu_cores"],
+        )
+    )
 
     avx2 = facts["cpu"]["avx2"]
     if req["require_avx2"]:
         if avx2 is None:
-            checks.append(_check(
-                "avx2", False,
-                "cpu: flags could not be read from /proc/cpuinfo, so AVX2 support is "
-                "unknown; check the host CPU model", None, True, severity="warning"))
+            checks.append(
+                _check(
+                    "avx2",
+                    False,
+                    "cpu: flags could not be read from /proc/cpuinfo, so AVX2 support is "
+                    "unknown; check the host CPU model",
+                    None,
+                    True,
+                    severity="warning",
+                )
+            )
         else:
-            checks.append(_check(
-                "avx2", avx2,
-                "cpu: AVX2 supported" if avx2 else
-                "cpu: no AVX2 in the CPU flags; onnxruntime needs it for its fast "
-                "kernels: use an instance type with AVX2 (Haswell or newer)", avx2, True))
+            checks.append(
+                _check(
+                    "avx2",
+                    avx2,
+                    "cpu: AVX2 supported"
+                    if avx2
+                    else "cpu: no AVX2 in the CPU flags; onnxruntime needs it for its fast "
+                    "kernels: use an instance type with AVX2 (Haswell or newer)",
+                    avx2,
+                    True,
+                )
+            )
 
     kernel = facts["kernel"]["version"]
     wanted = parse_kernel_version(req["min_kernel"])
     if kernel is None:
-        checks.append(_check(
-            "kernel", False, "kernel: cannot parse release %r" % facts["kernel"]["release"],
-            facts["kernel"]["release"], req["min_kernel"], severity="warning"))
+        checks.append(
+            _check(
+                "kernel",
+                False,
+                "kernel: cannot parse release %r" % facts["kernel"]["release"],
+                facts["kernel"]["release"],
+                req["min_kernel"],
+                severity="warning",
+            )
+        )
     else:
         ok = tuple(kernel) >= wanted
-        checks.append(_check(
-            "kernel", ok,
-            "kernel: %s" % facts["kernel"]["release"] if ok else
-            "kernel: %s is older than %s; upgrade the kernel (for example the "
-            "distribution's backports kernel) and reboot" % (facts["kernel"]["release"],
-                                                            req["min_kernel"]),
-            facts["kernel"]["release"], req["min_kernel"]))
+        checks.append(
+            _check(
+                "kernel",
+                ok,
+                "kernel: %s" % facts["kernel"]["release"]
+                if ok
+                else "kernel: %s is older than %s; upgrade the kernel (for example the "
+                "distribution's backports kernel) and reboot"
+                % (facts["kernel"]["release"], req["min_kernel"]),
+                facts["kernel"]["release"],
+                req["min_kernel"],
+            )
+        )
 
     mode = facts["cgroup"]["mode"]
     if mode == "v2":
         checks.append(_check("cgroup", True, "cgroup: v2 (unified)", mode, "v2"))
     else:
         blocking = req["require_cgroup_v2"]
-        checks.append(_check(
-            "cgroup", False,
-            "cgroup: %s hierarchy, not the unified v2 hierarchy; Docker and the runtime "
-            "still work on it (the runtime reads cfs_quota_us), but memory accounting is "
-            "coarser. %s boot with systemd.unified_cgroup_hierarchy=1" % (
-                mode, "This host must" if blocking else "To switch,"),
-            mode, "v2", severity="error" if blocking else "warning"))
+        checks.append(
+            _check(
+                "cgroup",
+                False,
+                "cgroup: %s hierarchy, not the unified v2 hierarchy; Docker and the runtime "
+                "still work on it (the runtime reads cfs_quota_us), but memory accounting is "
+                "coarser. %s boot with systemd.unified_cgroup_hierarchy=1"
+                % (mode, "This host must" if blocking else "To switch,"),
+                mode,
+                "v2",
+                severity="error" if blocking else "warning",
+            )
+        )
 
     disks = facts["disks"]
     system = disks["system"]
@@ -284,57 +333,93 @@ def evaluate(facts, req):
     if same:
         need = need_system + need_data
         ok = free_system >= need
-        checks.append(_check(
-            "disk", ok,
-            "disk: %s GB free on %s (system and data share it)" % (free_system, system["mount_point"])
-            if ok else
-            "disk: system and data paths share %s with %s GB free; %d GB needed "
-            "(%d system + %d data): attach a data disk of %d GB or more and run the "
-            "openclaw_storage role, or free space" % (
-                system["mount_point"], free_system, need, need_system, need_data, need_data),
-            free_system, need))
+        checks.append(
+            _check(
+                "disk",
+                ok,
+                "disk: %s GB free on %s (system and data share it)"
+                % (free_system, system["mount_point"])
+                if ok
+                else "disk: system and data paths share %s with %s GB free; %d GB needed "
+                "(%d system + %d data): attach a data disk of %d GB or more and run the "
+                "openclaw_storage role, or free space"
+                % (system["mount_point"], free_system, need, need_system, need_data, need_data),
+                free_system,
+                need,
+            )
+        )
     else:
         ok = free_system >= need_system
-        checks.append(_check(
-            "system_disk", ok,
-            "system disk: %s GB free on %s" % (free_system, system["mount_point"]) if ok else
-            "system disk: %s GB free on %s, %d GB required; grow the root volume or "
-            "free space" % (free_system, system["mount_point"], need_system),
-            free_system, need_system))
+        checks.append(
+            _check(
+                "system_disk",
+                ok,
+                "system disk: %s GB free on %s" % (free_system, system["mount_point"])
+                if ok
+                else "system disk: %s GB free on %s, %d GB required; grow the root volume or "
+                "free space" % (free_system, system["mount_point"], need_system),
+                free_system,
+                need_system,
+            )
+        )
         free_data = _gb(data["free_bytes"])
         ok = free_data >= need_data
-        checks.append(_check(
-            "data_disk", ok,
-            "data disk: %s GB free on %s" % (free_data, data["mount_point"]) if ok else
-            "data disk: %s GB free on %s, %d GB required; attach a larger data disk "
-            "(SSD recommended)" % (free_data, data["mount_point"], need_data),
-            free_data, need_data))
+        checks.append(
+            _check(
+                "data_disk",
+                ok,
+                "data disk: %s GB free on %s" % (free_data, data["mount_point"])
+                if ok
+                else "data disk: %s GB free on %s, %d GB required; attach a larger data disk "
+                "(SSD recommended)" % (free_data, data["mount_point"], need_data),
+                free_data,
+                need_data,
+            )
+        )
 
     fs_ok = data["fstype"] in req["data_fs_types"]
     atime_ok = "noatime" in data["options"] or not req["require_noatime"]
     if fs_ok and atime_ok:
-        checks.append(_check("data_fs", True, "data fs: %s (%s)" % (
-            data["fstype"], "noatime" if "noatime" in data["options"] else "atime"),
-            data["fstype"], req["data_fs_types"]))
+        checks.append(
+            _check(
+                "data_fs",
+                True,
+                "data fs: %s (%s)"
+                % (data["fstype"], "noatime" if "noatime" in data["options"] else "atime"),
+                data["fstype"],
+                req["data_fs_types"],
+            )
+        )
     else:
         problems = []
         if not fs_ok:
             problems.append("is %s, not %s" % (data["fstype"], " or ".join(req["data_fs_types"])))
         if not atime_ok:
             problems.append("is mounted without noatime")
-        checks.append(_check(
-            "data_fs", False,
-            "data fs: %s (on %s) %s; run the openclaw_storage role with a data device "
-            "(openclaw_storage_device) to create an XFS file system mounted noatime" % (
-                data["path"], data["mount_point"], " and ".join(problems)),
-            {"fstype": data["fstype"], "options": data["options"]}, req["data_fs_types"],
-            severity=req["data_fs_severity"]))
+        checks.append(
+            _check(
+                "data_fs",
+                False,
+                "data fs: %s (on %s) %s; run the openclaw_storage role with a data device "
+                "(openclaw_storage_device) to create an XFS file system mounted noatime"
+                % (data["path"], data["mount_point"], " and ".join(problems)),
+                {"fstype": data["fstype"], "options": data["options"]},
+                req["data_fs_types"],
+                severity=req["data_fs_severity"],
+            )
+        )
 
     if data.get("rotational"):
-        checks.append(_check(
-            "data_ssd", False,
-            "data disk: %s is a rotational disk; the guide recommends an SSD" % data["source"],
-            "hdd", "ssd", severity="warning"))
+        checks.append(
+            _check(
+                "data_ssd",
+                False,
+                "data disk: %s is a rotational disk; the guide recommends an SSD" % data["source"],
+                "hdd",
+                "ssd",
+                severity="warning",
+            )
+        )
 
     owners_ok = set(req["port_owners_ok"])
     for entry in facts["ports"]:
@@ -342,18 +427,35 @@ def evaluate(facts, req):
             continue
         holders = entry["processes"]
         if not entry["in_use"]:
-            checks.append(_check("port_%d" % entry["port"], True,
-                                 "port %d: free" % entry["port"], "free", "free"))
+            checks.append(
+                _check(
+                    "port_%d" % entry["port"], True, "port %d: free" % entry["port"], "free", "free"
+                )
+            )
             continue
-        names = ", ".join("%s PID %d" % (p["name"], p["pid"]) for p in holders) or \
-            "an unknown process (run as root to see it)"
+        names = (
+            ", ".join("%s PID %d" % (p["name"], p["pid"]) for p in holders)
+            or "an unknown process (run as root to see it)"
+        )
         if holders and all(p["name"] in owners_ok for p in holders):
-            checks.append(_check("port_%d" % entry["port"], True,
-                                 "port %d: held by %s (ours)" % (entry["port"], names),
-                                 names, "free"))
+            checks.append(
+                _check(
+                    "port_%d" % entry["port"],
+                    True,
+                    "port %d: held by %s (ours)" % (entry["port"], names),
+                    names,
+                    "free",
+                )
+            )
             continue
-        checks.append(_check(
-            "port_%d" % entry["port"], False,
-            "port %d: already in use by %s; stop or reconfigure that service, or change "
-            "the OpenClaw port" % (entry["port"], names), names, "free"))
+        checks.append(
+            _check(
+                "port_%d" % entry["port"],
+                False,
+                "port %d: already in use by %s; stop or reconfigure that service, or change "
+                "the OpenClaw port" % (entry["port"], names),
+                names,
+                "free",
+            )
+        )
     return checks

@@ -197,7 +197,7 @@ def _cgroup_limits(mode):
         mem_base = "/sys/fs/cgroup/memory" + own.get("memory", "/")
         raw = _read(os.path.join(mem_base, "memory.limit_in_bytes")).strip()
         # v1 reports "no limit" as a huge page-aligned number.
-        if raw.isdigit() and int(raw) < 2 ** 60:
+        if raw.isdigit() and int(raw) < 2**60:
             memory = int(raw)
         cpu_base = "/sys/fs/cgroup/cpu,cpuacct" + own.get("cpu", "/")
         if not os.path.isdir(cpu_base):
@@ -225,7 +225,11 @@ def _disk(mounts, path):
     while not os.path.exists(existing) and existing != "/":
         existing = os.path.dirname(existing) or "/"
     mount = mount_for_path(mounts, os.path.realpath(existing)) or {
-        "mount_point": "/", "fstype": "unknown", "source": "unknown", "options": []}
+        "mount_point": "/",
+        "fstype": "unknown",
+        "source": "unknown",
+        "options": [],
+    }
     stat = os.statvfs(existing)
     return {
         "path": path,
@@ -294,8 +298,14 @@ def gather(module):
     total = meminfo.get("MemTotal", 0)
     cpuinfo = _read("/proc/cpuinfo")
     flags = parse_cpu_flags(cpuinfo)
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), None)
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        None,
+    )
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     usable = affinity if quota is None else min(affinity, quota)
     release = platform.release()
@@ -348,8 +358,9 @@ def main():
         supports_check_mode=True,
     )
     if parse_kernel_version(module.params["min_kernel"]) is None:
-        module.fail_json(msg="min_kernel must look like 5.4 or 5.4.0, got %r"
-                         % module.params["min_kernel"])
+        module.fail_json(
+            msg="min_kernel must look like 5.4 or 5.4.0, got %r" % module.params["min_kernel"]
+        )
     facts = gather(module)
     checks = evaluate(facts, module.params)
     module.exit_json(

@@ -3,7 +3,6 @@
 import copy
 
 import pytest
-
 from ansible_collections.openclaw.platform.plugins.module_utils import host_facts as hf
 
 MEMINFO = """MemTotal:       24605932 kB
@@ -100,7 +99,7 @@ def test_kernel_versions(release, expected):
 
 def test_mountinfo_options_unescaping_and_fstype():
     mounts = hf.parse_mountinfo(MOUNTINFO_HYBRID)
-    data = [m for m in mounts if m["mount_point"] == "/srv/openclaw"][0]
+    data = next(m for m in mounts if m["mount_point"] == "/srv/openclaw")
     assert data["fstype"] == "xfs"
     assert "noatime" in data["options"] and "inode64" in data["options"]
     assert any(m["mount_point"] == "/srv/with space" for m in mounts)
@@ -148,11 +147,24 @@ def _facts(**over):
         "kernel": {"release": "6.1.0-18-amd64", "version": (6, 1, 0)},
         "cgroup": {"mode": "v2"},
         "disks": {
-            "system": {"path": "/", "mount_point": "/", "source": "/dev/vda1", "fstype": "ext4",
-                       "options": ["rw"], "free_bytes": 100 * 10**9, "rotational": False},
-            "data": {"path": "/srv/openclaw", "mount_point": "/srv/openclaw", "source": "/dev/vdb",
-                     "fstype": "xfs", "options": ["noatime"], "free_bytes": 200 * 10**9,
-                     "rotational": False},
+            "system": {
+                "path": "/",
+                "mount_point": "/",
+                "source": "/dev/vda1",
+                "fstype": "ext4",
+                "options": ["rw"],
+                "free_bytes": 100 * 10**9,
+                "rotational": False,
+            },
+            "data": {
+                "path": "/srv/openclaw",
+                "mount_point": "/srv/openclaw",
+                "source": "/dev/vdb",
+                "fstype": "xfs",
+                "options": ["noatime"],
+                "free_bytes": 200 * 10**9,
+                "rotational": False,
+            },
         },
         "ports": [
             {"port": 80, "in_use": False, "processes": []},
@@ -166,10 +178,18 @@ def _facts(**over):
 
 
 REQ = {
-    "min_memory_mib": 2048, "recommended_memory_mib": 4096, "min_cpu_cores": 2,
-    "require_avx2": True, "min_kernel": "5.4", "require_cgroup_v2": False,
-    "min_system_disk_gb": 20, "min_data_disk_gb": 50, "data_fs_types": ["xfs", "ext4"],
-    "require_noatime": True, "data_fs_severity": "warning", "ports": [80, 443, 8001],
+    "min_memory_mib": 2048,
+    "recommended_memory_mib": 4096,
+    "min_cpu_cores": 2,
+    "require_avx2": True,
+    "min_kernel": "5.4",
+    "require_cgroup_v2": False,
+    "min_system_disk_gb": 20,
+    "min_data_disk_gb": 50,
+    "data_fs_types": ["xfs", "ext4"],
+    "require_noatime": True,
+    "data_fs_severity": "warning",
+    "ports": [80, 443, 8001],
     "port_owners_ok": ["docker-proxy"],
 }
 

@@ -2,10 +2,10 @@
 
 import json
 import os
+import socket
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.openclaw.platform.plugins.modules import host_report
 
 
@@ -35,8 +35,6 @@ def test_module_reports_this_machine(capsys):
 
 
 def test_module_names_a_listener_it_finds(capsys):
-    import socket
-
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1)
