@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+
 from openclaw_runtime.auth import DEFAULT_ROLES
 
 from .secserver import INFER_BODY, RuntimeServer, request
@@ -87,7 +88,11 @@ def test_401_does_not_reveal_whether_a_key_id_exists(server):
 def test_x_api_key_header(server):
     key = server.keys_by_role["inference-client"]
     status, _, raw = request(
-        server.port, "POST", "/v2/models/digits/infer", key=key, header="x-api-key",
+        server.port,
+        "POST",
+        "/v2/models/digits/infer",
+        key=key,
+        header="x-api-key",
         body=INFER_BODY,
     )
     assert status == 200, raw
@@ -101,11 +106,23 @@ def test_unknown_route_without_key_is_401_not_404(server):
 def test_allow_list_from_second_loopback_address(server):
     key = server.create_key("inference-client", name="lan", extra=("--cidr", "127.0.0.2/32"))
     time.sleep(0.6)  # store polling interval 0.2 s
-    ok = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
-                 body=INFER_BODY, source="127.0.0.2")
+    ok = request(
+        server.port,
+        "POST",
+        "/v2/models/digits/infer",
+        key=key["key"],
+        body=INFER_BODY,
+        source="127.0.0.2",
+    )
     assert ok[0] == 200, ok
-    denied = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
-                     body=INFER_BODY, source="127.0.0.1")
+    denied = request(
+        server.port,
+        "POST",
+        "/v2/models/digits/infer",
+        key=key["key"],
+        body=INFER_BODY,
+        source="127.0.0.1",
+    )
     assert denied[0] == 403 and b"address" in denied[2]
     events = server.audit_events("auth.denied")
     assert any(e["key_id"] == key["id"] and e["client"] == "127.0.0.1" for e in events)
@@ -115,11 +132,25 @@ def test_forwarded_for_only_from_trusted_proxy(server):
     key = server.create_key("inference-client", name="via-lb", extra=("--cidr", "192.0.2.0/24"))
     time.sleep(0.6)
     xff = {"X-Forwarded-For": "192.0.2.55"}
-    via_proxy = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
-                        body=INFER_BODY, source="127.0.0.3", headers=xff)
+    via_proxy = request(
+        server.port,
+        "POST",
+        "/v2/models/digits/infer",
+        key=key["key"],
+        body=INFER_BODY,
+        source="127.0.0.3",
+        headers=xff,
+    )
     assert via_proxy[0] == 200, via_proxy
-    spoofed = request(server.port, "POST", "/v2/models/digits/infer", key=key["key"],
-                      body=INFER_BODY, source="127.0.0.1", headers=xff)
+    spoofed = request(
+        server.port,
+        "POST",
+        "/v2/models/digits/infer",
+        key=key["key"],
+        body=INFER_BODY,
+        source="127.0.0.1",
+        headers=xff,
+    )
     assert spoofed[0] == 403
 
 
@@ -192,9 +223,7 @@ def test_refuses_to_start_with_wrong_store_key(tmp_path, demo_repo):
     srv = RuntimeServer(tmp_path / "srv", demo_repo)
     srv.create_key("admin", name="admin")
     srv.fernet_file.write_bytes(__import__("cryptography.fernet").fernet.Fernet.generate_key())
-    proc = subprocess.run(
-        [*srv_cmd(srv)], capture_output=True, text=True, timeout=60, check=False
-    )
+    proc = subprocess.run([*srv_cmd(srv)], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "cannot decrypt key store" in proc.stderr and "Fernet key" in proc.stderr
 
