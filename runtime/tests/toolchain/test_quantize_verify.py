@@ -84,11 +84,19 @@ def test_opset_too_new_names_the_versions(cli, tmp_path):
     (vdir.parent / "config.yaml").write_text(yaml.safe_dump({"max_batch_size": 8}))
     code, report = cli("verify", tmp_path / "r" / "future")
     assert code == EXIT_CHECK_FAILED
-    checks = _checks(report, 1)
-    failed = checks.get("compatibility") or checks["onnx_checker"]
+    failed = _checks(report, 1)["compatibility"]
     assert not failed["ok"]
-    if "compatibility" in checks:
-        assert "opset 99" in failed["detail"] and "onnxruntime" in failed["detail"]
+    assert "opset 99" in failed["detail"] and "IR version 99" in failed["detail"]
+    assert "onnxruntime" in failed["detail"]
+
+
+def test_nothing_to_quantize_is_refused(cli, tmp_path):
+    src = tmp_path / "add.onnx"
+    src.write_bytes(small_model())
+    assert cli("convert", src, "--to", tmp_path / "r", "--name", "add")[0] == 0
+    code, report = cli("quantize", "--model", tmp_path / "r" / "add" / "1")
+    assert code == 3 and "nothing was quantized" in report["error"]
+    assert not (tmp_path / "r" / "add" / "2").exists()
 
 
 def test_io_mismatch_with_config_fails_verify(cli, fp32_repo):

@@ -38,6 +38,10 @@ DEFAULT_MAX_BYTES = 2 << 30  # the guide keeps models under 1.5 GiB
 _SMALL = 1 << 20  # manifests, configs, labels
 
 
+class _TooLarge(TransferError):
+    """Over ``--max-bytes``: resuming would not help."""
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -101,27 +105,36 @@ def _download(
         progress.step(f"{key}: already complete")
         return offset
     download = store.open(key, offset)
+    done = download.offset
     try:
         if download.total is not None and download.total > budget:
-            raise TransferError(
+            raise _TooLarge(
                 f"{store.describe(key)}: {download.total} bytes exceeds the size bound "
                 f"({budget} bytes left of --max-bytes)"
             )
         mode = "ab" if download.offset else "wb"  # the store may ignore Range and restart
-        done = download.offset
         counter = progress.transfer(key, download.total, done)
         with dest.open(mode) as fh:
-            for chunk in download.chunks:
-                done += len(chunk)
-                if done > budget:
-                    raise TransferError(
-                        f"{store.describe(key)}: more than {budget} bytes; over --max-bytes"
-                    )
-                fh.write(chunk)
-                counter.update(len(chunk))
+            try:
+                for chunk in download.chunks:
+                    if done + len(chunk) > budget:
+                        raise _TooLarge(
+                            f"{store.describe(key)}: more than {budget} bytes; over --max-bytes"
+                        )
+                    fh.write(chunk)
+                    done += len(chunk)
+                    counter.update(len(chunk))
+            except _TooLarge:
+                raise
+            except TransferError as exc:
+                raise TransferError(f"{exc.message}; {done} bytes kept, run fetch again to resume") from exc
         counter.close()
     finally:
         download.close()
+    if download.total is not None and done < download.total:
+        raise TransferError(
+            f"{store.describe(key)}: got {done} of {download.total} bytes; run fetch again to resume"
+        )
     actual = _sha256(dest)
     if actual != digest:
         dest.unlink()

@@ -1,7 +1,7 @@
 """``openclaw-model verify``: would the runtime load this version, and is INT8 close to FP32?
 
 Checks per version, in order (a failed integrity check skips the rest):
-manifest (SHA-256), ONNX checker, opset/IR vs the installed onnxruntime, the
+manifest (SHA-256), opset/IR vs the installed onnxruntime, ONNX checker, the
 runtime's own loader (I/O against ``config.yaml`` and a warm-up run), and for
 an INT8 version the parity against its FP32 parent on the reference data:
 top-1 agreement and the largest absolute difference of the float outputs.
@@ -128,11 +128,13 @@ def _verify_version(ref: ModelRef, version: int, thresholds: Thresholds) -> list
     holder: dict[str, onnx.ModelProto] = {}
 
     def checker() -> str:
-        holder["model"] = onnx.load(str(version_dir / MODEL_FILE), load_external_data=False)
         onnx.checker.check_model(holder["model"])
         return "valid ONNX"
 
     def compat() -> str:
+        # Before the checker: an onnx package older than the model fails there with a
+        # vaguer message than the versions named here.
+        holder["model"] = onnx.load(str(version_dir / MODEL_FILE), load_external_data=False)
         ir, opsets = model_requirements(holder["model"])
         support = runtime_support()
         check_compatibility(holder["model"], source=f"{ref.name} version {version}")
@@ -149,8 +151,8 @@ def _verify_version(ref: ModelRef, version: int, thresholds: Thresholds) -> list
 
     steps = [
         ("manifest", lambda: f"{len(verify_manifest(version_dir))} files match SHA256SUMS"),
-        ("onnx_checker", checker),
         ("compatibility", compat),
+        ("onnx_checker", checker),
         ("load", load),
     ]
     for name, func in steps:
