@@ -148,10 +148,14 @@ def load_version(
         verify_manifest(version_dir, required=options.require_manifest)
     try:
         proto = onnx.load(str(path), load_external_data=False)
-        onnx.checker.check_model(proto)
     except Exception as exc:
         raise ModelLoadError(f"{source}: not a valid ONNX model: {exc}") from exc
+    # Versions first: a too-new model gets "which versions are needed", not a checker error.
     check_compatibility(proto, source=source)
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise ModelLoadError(f"{source}: the ONNX checker refused the model: {exc}") from exc
     del proto
     labels = _read_labels(model_dir, config)
     process = psutil.Process()
