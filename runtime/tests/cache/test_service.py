@@ -81,9 +81,12 @@ async def test_hung_redis_costs_at_most_the_timeout_and_logs_once(caplog):
         )
         cache = ResultCache(settings)
         caplog.set_level(logging.WARNING, "openclaw_runtime.cache")
-        start = time.perf_counter()
-        assert await cache.get(Model(), FEEDS, {}) is None
-        assert time.perf_counter() - start < 0.5
+        # A single slow answer is no outage; a few time-outs in a row are.
+        for attempt in range(3):
+            assert cache.redis.available, attempt
+            start = time.perf_counter()
+            assert await cache.get(Model(), FEEDS, {}) is None
+            assert time.perf_counter() - start < 0.5
         assert not cache.redis.available
         assert cache_metrics().redis_up._value.get() == 0
         # During the outage requests skip Redis entirely.

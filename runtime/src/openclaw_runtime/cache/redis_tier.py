@@ -1,10 +1,13 @@
 """The shared tier: Redis through redis-py's asyncio client, failing open.
 
-A request never waits for Redis longer than ``redis_timeout_ms``. The first
-error of an outage is logged once, the ``openclaw_cache_redis_up`` gauge
-drops to 0, and requests skip Redis entirely until the retry interval has
-passed; then one request probes it again, and the first success ends the
-outage (logged once as well). Writes run in the background, bounded in number.
+A request never waits for Redis longer than ``redis_timeout_ms``. A refused or
+broken connection, or a few time-outs in a row (one slow answer on a busy host
+is no outage), start an outage: it is logged once, the
+``openclaw_cache_redis_up`` gauge drops to 0, and requests skip Redis entirely
+until the retry interval has passed; then one request probes it again, and a
+success of an operation started during the outage ends it (logged once as
+well; late answers to operations sent before it do not count, so the state
+does not flap). Writes run in the background, bounded in number.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .metrics import CacheMetrics, cache_metrics
 from .settings import CacheSettings
@@ -24,6 +28,8 @@ __all__ = ["RedisTier"]
 _log = logging.getLogger("openclaw_runtime.cache")
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_PENDING_WRITES = 256
+# Time-outs in a row that make an outage (connection errors make one at once).
+_TIMEOUTS_FOR_OUTAGE = 3
 
 
 class RedisTier:
@@ -44,6 +50,7 @@ class RedisTier:
         )
         self._client = Redis(connection_pool=self._pool)
         self._down_since: float | None = None
+        self._timeouts = 0
         self._retry_at = 0.0
         self._writes: set[asyncio.Task[None]] = set()
         self.metrics.redis_up.set(1)
@@ -58,6 +65,10 @@ class RedisTier:
 
     def _failed(self, op: str, exc: BaseException) -> None:
         self.metrics.errors.labels("redis", op).inc()
+        timeout = isinstance(exc, (asyncio.TimeoutError, RedisTimeoutError))
+        self._timeouts = self._timeouts + 1 if timeout else _TIMEOUTS_FOR_OUTAGE
+        if self._down_since is None and self._timeouts < _TIMEOUTS_FOR_OUTAGE:
+            return
         now = time.monotonic()
         self._retry_at = now + self.settings.redis_retry_seconds
         if self._down_since is None:
@@ -70,8 +81,9 @@ class RedisTier:
                 self.settings.redis_retry_seconds,
             )
 
-    def _succeeded(self) -> None:
-        if self._down_since is not None:
+    def _succeeded(self, started: float) -> None:
+        self._timeouts = 0
+        if self._down_since is not None and started >= self._down_since:
             _log.warning(
                 "redis cache available again after %.1fs",
                 time.monotonic() - self._down_since,
@@ -86,6 +98,7 @@ class RedisTier:
         # A probe during an outage: push the next one out so that only one request tries.
         if self._down_since is not None:
             self._retry_at = time.monotonic() + self.settings.redis_retry_seconds
+        started = time.monotonic()
         start = time.perf_counter()
         try:
             value = await asyncio.wait_for(self._client.get(self.prefix + key), self.timeout)
@@ -93,7 +106,7 @@ class RedisTier:
             self._failed("get", exc)
             return None
         self.metrics.seconds.labels("redis", "get").observe(time.perf_counter() - start)
-        self._succeeded()
+        self._succeeded(started)
         return value
 
     def put(self, key: str, value: bytes) -> None:
@@ -105,6 +118,7 @@ class RedisTier:
         task.add_done_callback(self._writes.discard)
 
     async def _set(self, key: str, value: bytes) -> None:
+        started = time.monotonic()
         start = time.perf_counter()
         try:
             await asyncio.wait_for(
@@ -114,7 +128,7 @@ class RedisTier:
             self._failed("set", exc)
             return
         self.metrics.seconds.labels("redis", "set").observe(time.perf_counter() - start)
-        self._succeeded()
+        self._succeeded(started)
 
     async def close(self) -> None:
         """Wait briefly for pending writes, then close the pool."""

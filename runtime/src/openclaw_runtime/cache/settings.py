@@ -26,7 +26,7 @@ class CacheSettings:
     # Seconds a result lives (both tiers); the deployment guide asks for 5-10 minutes.
     ttl_seconds: int = field(default=300, metadata=_range(1, 3600))
     # Longest a request waits for Redis before serving uncached (milliseconds).
-    redis_timeout_ms: float = field(default=25.0, metadata=_range(1, 5000))
+    redis_timeout_ms: float = field(default=50.0, metadata=_range(1, 5000))
     redis_pool_size: int = field(default=32, metadata=_range(1, 1024))
     # While Redis is down, retry it this often (seconds); requests skip it meanwhile.
     redis_retry_seconds: float = field(default=2.0, metadata=_range(0.1, 600))
