@@ -8,8 +8,9 @@ ROW = [0.5] * 64
 
 
 def infer_doc(rows: int = 1):
-    return {"inputs": [{"name": "input", "datatype": "FP32", "shape": [rows, 64],
-                        "data": ROW * rows}]}
+    return {
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [rows, 64], "data": ROW * rows}]
+    }
 
 
 def test_health(server):
@@ -107,13 +108,20 @@ def test_metrics_are_aggregated_prometheus_text(server):
     status, headers, body = server.request("GET", "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     text = body.decode()
-    for family in ("openclaw_inference_requests_total", "openclaw_request_duration_seconds_bucket",
-                   "openclaw_batch_size_bucket", "openclaw_model_loaded",
-                   "openclaw_process_rss_bytes", "openclaw_queue_duration_seconds"):
+    for family in (
+        "openclaw_inference_requests_total",
+        "openclaw_request_duration_seconds_bucket",
+        "openclaw_batch_size_bucket",
+        "openclaw_model_loaded",
+        "openclaw_process_rss_bytes",
+        "openclaw_queue_duration_seconds",
+    ):
         assert family in text, family
-    success = [line for line in text.splitlines()
-               if line.startswith("openclaw_inference_requests_total{")
-               and 'outcome="success"' in line]
+    success = [
+        line
+        for line in text.splitlines()
+        if line.startswith("openclaw_inference_requests_total{") and 'outcome="success"' in line
+    ]
     assert success and float(success[0].rsplit(" ", 1)[1]) >= 4
 
 
@@ -125,10 +133,14 @@ def test_request_id_is_returned(server):
 def test_nan_inputs_via_binary_are_served(server):
     arr = np.full((1, 64), np.nan, np.float32)
     raw = arr.tobytes()
-    header = (b'{"inputs":[{"name":"input","datatype":"FP32","shape":[1,64],'
-              b'"parameters":{"binary_data_size":%d}}]}' % len(raw))
+    header = (
+        b'{"inputs":[{"name":"input","datatype":"FP32","shape":[1,64],'
+        b'"parameters":{"binary_data_size":%d}}]}' % len(raw)
+    )
     status, _, body = server.request(
-        "POST", "/v2/models/digits/infer", header + raw,
+        "POST",
+        "/v2/models/digits/infer",
+        header + raw,
         {"Inference-Header-Content-Length": str(len(header))},
     )
     assert status == 200, body

@@ -6,13 +6,15 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from .. import __version__
 from ..errors import BadRequest, UnsupportedMediaType
 from ..metrics import CONTENT_TYPE_LATEST, render
 from ..models.session import LoadedModel
 from ..protocol import decode_request, encode_response
-from ..protocol.compression import choose_encoding, compress, decompress
+from ..protocol.compression import choose_encoding, compress
 from .keys import SERVICE_KEY, SETTINGS_KEY
 
 __all__ = ["EXTENSIONS", "add_routes"]
@@ -167,10 +169,12 @@ async def infer(request: web.Request) -> web.Response:
         )
     service = _service(request)
     loaded = await service.resolve(request.match_info["model"], request.match_info.get("version"))
-    body = await request.read()
-    encoding = request.headers.get("Content-Encoding")
-    if encoding:
-        body = decompress(body, encoding, request.app[SETTINGS_KEY].server.max_body_bytes)
+    # aiohttp undoes gzip/deflate Content-Encoding itself, bounded by client_max_size.
+    try:
+        body = await request.read()
+    except (PayloadEncodingError, RequestPayloadError) as exc:
+        encoding = request.headers.get("Content-Encoding")
+        raise UnsupportedMediaType(f"body is not valid {encoding} data: {exc}") from None
     header = request.headers.get(_HEADER)
     header_length = None
     if header is not None:
