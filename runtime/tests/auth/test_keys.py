@@ -6,6 +6,7 @@ import base64
 from datetime import timedelta
 
 import pytest
+
 from openclaw_runtime.auth import KeyHasher, KeyRecord, KeyState, format_key, parse_key
 from openclaw_runtime.auth.keys import new_key_id, new_secret, utcnow
 

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+
 from openclaw_runtime.auth import KeyState, KeyStoreError, parse_key
 from openclaw_runtime.auth.keys import utcnow
 

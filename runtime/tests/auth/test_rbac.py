@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from openclaw_runtime.auth import DEFAULT_ROLES, PERMISSIONS, RoleMap, classify
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
+
 from openclaw_runtime.auth import (
     AuditLog,
     Authenticator,

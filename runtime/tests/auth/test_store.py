@@ -7,6 +7,7 @@ import os
 
 import pytest
 from cryptography.fernet import Fernet
+
 from openclaw_runtime.auth import KEY_ENV, KeyStore, KeyStoreError, load_fernet_key
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from openclaw_runtime.cache import (
     cache_opt_out,
     decode_outputs,

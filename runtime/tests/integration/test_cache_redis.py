@@ -22,9 +22,7 @@ TTL = 3
 
 def _body(seed: float, **params) -> dict:
     body = {
-        "inputs": [
-            {"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [seed] * 64}
-        ]
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [seed] * 64}]
     }
     if params:
         body["parameters"] = params

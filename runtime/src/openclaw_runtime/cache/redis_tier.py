@@ -1,8 +1,8 @@
 """The shared tier: Redis through redis-py's asyncio client, failing open.
 
 A request never waits for Redis longer than ``redis_timeout_ms``. A refused or
-broken connection, or a few time-outs in a row (one slow answer on a busy host
-is no outage), start an outage: it is logged once, the
+broken connection, or time-outs without any success for half a second (a
+burst of slow answers on a busy host is no outage), start an outage: it is logged once, the
 ``openclaw_cache_redis_up`` gauge drops to 0, and requests skip Redis entirely
 until the retry interval has passed; then one request probes it again, and a
 success of an operation started during the outage ends it (logged once as
@@ -28,8 +28,8 @@ __all__ = ["RedisTier"]
 _log = logging.getLogger("openclaw_runtime.cache")
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 _MAX_PENDING_WRITES = 256
-# Time-outs in a row that make an outage (connection errors make one at once).
-_TIMEOUTS_FOR_OUTAGE = 3
+# Seconds of time-outs without a success that make an outage (errors make one at once).
+_SLOW_OUTAGE_SECONDS = 0.5
 
 
 class RedisTier:
@@ -50,7 +50,7 @@ class RedisTier:
         )
         self._client = Redis(connection_pool=self._pool)
         self._down_since: float | None = None
-        self._timeouts = 0
+        self._slow_since: float | None = None
         self._retry_at = 0.0
         self._writes: set[asyncio.Task[None]] = set()
         self.metrics.redis_up.set(1)
@@ -65,11 +65,12 @@ class RedisTier:
 
     def _failed(self, op: str, exc: BaseException) -> None:
         self.metrics.errors.labels("redis", op).inc()
-        timeout = isinstance(exc, (asyncio.TimeoutError, RedisTimeoutError))
-        self._timeouts = self._timeouts + 1 if timeout else _TIMEOUTS_FOR_OUTAGE
-        if self._down_since is None and self._timeouts < _TIMEOUTS_FOR_OUTAGE:
-            return
         now = time.monotonic()
+        if self._down_since is None and isinstance(exc, (asyncio.TimeoutError, RedisTimeoutError)):
+            if self._slow_since is None:
+                self._slow_since = now
+            if now - self._slow_since < max(_SLOW_OUTAGE_SECONDS, 10 * self.timeout):
+                return
         self._retry_at = now + self.settings.redis_retry_seconds
         if self._down_since is None:
             self._down_since = now
@@ -82,7 +83,7 @@ class RedisTier:
             )
 
     def _succeeded(self, started: float) -> None:
-        self._timeouts = 0
+        self._slow_since: float | None = None
         if self._down_since is not None and started >= self._down_since:
             _log.warning(
                 "redis cache available again after %.1fs",
