@@ -136,7 +136,7 @@ def test_binary_size_that_does_not_fit(server):
 
 def test_raw_binary_mode(server):
     raw = np.zeros((3, 64), np.float32).tobytes()
-    status, headers, body = server.request(
+    status, _, body = server.request(
         "POST", PATH, raw, {"Inference-Header-Content-Length": "0"}
     )
     assert status == 200, body
@@ -148,9 +148,9 @@ def test_raw_binary_mode(server):
 
 
 def test_unknown_route_and_method_are_json(server):
-    status, headers, body = server.request("GET", "/v3/nothing")
+    status, headers, _ = server.request("GET", "/v3/nothing")
     assert status == 404 and headers["Content-Type"] == "application/json"
-    status, headers, body = server.request("DELETE", PATH)
+    status, headers, _ = server.request("DELETE", PATH)
     assert status == 405 and headers["Content-Type"] == "application/json"
 
 

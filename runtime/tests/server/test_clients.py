@@ -76,7 +76,7 @@ def test_wrong_datatype_is_a_client_error_with_a_message(client):
     x = digits(2).astype(np.float64)
     inp = httpclient.InferInput("input", list(x.shape), "FP64")
     inp.set_data_from_numpy(x)
-    with pytest.raises(InferenceServerException, match="datatype FP64 given.*expects FP32"):
+    with pytest.raises(InferenceServerException, match=r"datatype FP64 given.*expects FP32"):
         client.infer("digits", [inp])
 
 
