@@ -176,7 +176,7 @@ def quantize(
         "reference": REFERENCE_FILE if reference is not None else None,
     }
     result = write_version(
-        ref.model_dir, number, model, progress, metadata=metadata, reference=reference
+        ref.model_dir, number, model, progress, metadata=metadata, reference=reference, replace=replace
     )
     fp32 = (ref.version_dir / MODEL_FILE).stat().st_size
     return {

@@ -51,14 +51,15 @@ def _load(path: Path, trust_pickle: bool) -> Any:
 
 
 def _infer(module: Any) -> InputSpec:
-    torch = _torch()
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.Linear):
-            return InputSpec("input", "FP32", (layer.in_features,))
-        if isinstance(layer, torch.nn.Conv2d | torch.nn.Conv1d):
+    """Take the input width from the first weight matrix (a Linear layer's [out, in])."""
+    for name, param in module.named_parameters():
+        if name.endswith("weight"):
+            if param.dim() == 2:
+                return InputSpec("input", "FP32", (int(param.shape[1]),))
             break
     raise ConversionError(
-        "cannot infer the input shape of this module; give it with --input input:FP32:DIMS"
+        "cannot infer the input shape of this module (its first layer is not Linear); "
+        "give it with --input input:FP32:DIMS"
     )
 
 
