@@ -51,7 +51,7 @@ venv() {
     fi
     [ -x "$VENV/bin/python" ] || { say "creating .venv with $($PY --version)"; "$PY" -m venv "$VENV"; }
     local args=(-r requirements/tools.txt)
-    [ -f runtime/pyproject.toml ] && args+=(-e "runtime[test]")
+    [ -f runtime/pyproject.toml ] && args+=(-e "runtime[test,toolchain]")
     [ -f requirements/constraints.txt ] && args+=(-c requirements/constraints.txt)
     say "installing Python packages into .venv (pinned by requirements/constraints.txt); a few minutes the first time"
     "$VENV/bin/pip" install --progress-bar off -q "${args[@]}" 2> >(grep -v "is ignored: it is neither" >&2)
