@@ -41,7 +41,7 @@ def digits():
 
 @pytest.fixture(scope="session")
 def sklearn_file(tmp_path_factory, digits) -> Path:
-    """A small MLP classifier of digits saved with joblib (a second to train; has MatMuls to quantize)."""
+    """A small MLP classifier of digits saved with joblib (fast to train; MatMuls to quantize)."""
     import warnings
 
     import joblib
@@ -68,7 +68,9 @@ def calibration(tmp_path_factory, digits) -> Path:
 def fp32_repo(tmp_path: Path, sklearn_file: Path, capsys) -> Path:
     """A repository with the scikit-learn model converted as ``lr`` version 1."""
     repo = tmp_path / "repo"
-    code, report = Cli(capsys)("convert", sklearn_file, "--to", repo, "--name", "lr", "--trust-pickle")
+    code, report = Cli(capsys)(
+        "convert", sklearn_file, "--to", repo, "--name", "lr", "--trust-pickle"
+    )
     assert code == 0, report
     return repo
 
@@ -77,7 +79,13 @@ def fp32_repo(tmp_path: Path, sklearn_file: Path, capsys) -> Path:
 def int8_repo(fp32_repo: Path, calibration: Path, capsys) -> Path:
     """``fp32_repo`` plus the dynamic INT8 version 2 with the digits test split as reference."""
     code, report = Cli(capsys)(
-        "quantize", "--model", fp32_repo / "lr" / "1", "--mode", "dynamic", "--calibration", calibration
+        "quantize",
+        "--model",
+        fp32_repo / "lr" / "1",
+        "--mode",
+        "dynamic",
+        "--calibration",
+        calibration,
     )
     assert code == 0, report
     return fp32_repo

@@ -8,7 +8,9 @@ from openclaw_runtime.toolchain.errors import EXIT_USAGE
 
 
 def test_bench_int8_against_parent(cli, int8_repo):
-    code, report = cli("bench", int8_repo / "lr" / "2", "--seconds", "0.05", "--batch", "1", "--batch", "128")
+    code, report = cli(
+        "bench", int8_repo / "lr" / "2", "--seconds", "0.05", "--batch", "1", "--batch", "128"
+    )
     assert code == 0, report
     (model,) = report["models"]
     assert model["versions"] == [1, 2] and model["against"] == 1
@@ -29,7 +31,7 @@ def test_bench_mlp_mode(cli):
 
 
 def test_bench_needs_a_model(cli):
-    code, report = cli("bench")
+    code, _ = cli("bench")
     assert code == EXIT_USAGE
 
 

@@ -9,12 +9,11 @@ import numpy as np
 import onnx
 import pytest
 import yaml
+from oc_helpers import small_model
 
 from openclaw_runtime.models.manifest import verify_manifest
 from openclaw_runtime.toolchain.errors import EXIT_DEPENDENCY, EXIT_USAGE
 from openclaw_runtime.toolchain.versions import open_version
-
-from oc_helpers import small_model
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
@@ -75,7 +74,9 @@ def test_onnx_convert_rejects_garbage(cli, tmp_path):
     assert code == 3 and "not a valid ONNX model" in report["error"]
 
 
-@pytest.mark.skipif(HAS_TF, reason="TensorFlow is installed; this checks the message when it is not")
+@pytest.mark.skipif(
+    HAS_TF, reason="TensorFlow is installed; this checks the message when it is not"
+)
 def test_keras_without_tensorflow_names_the_package(cli, tmp_path):
     src = tmp_path / "model.keras"
     src.write_bytes(b"")
@@ -92,7 +93,9 @@ def test_torch_without_torch_names_the_package(cli, tmp_path):
     assert code == EXIT_DEPENDENCY and "'torch'" in report["error"]
 
 
-@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (pip install torch to run this test)")
+@pytest.mark.skipif(
+    not HAS_TORCH, reason="torch is not installed (pip install torch to run this test)"
+)
 def test_torch_convert(cli, tmp_path: Path):
     import torch
 
@@ -111,5 +114,7 @@ def test_torch_convert(cli, tmp_path: Path):
     torch.save(net, str(pickled))
     code, report = cli("convert", pickled, "--to", tmp_path / "r", "--name", "net")
     assert code == EXIT_USAGE and "--trust-pickle" in report["error"]
-    code, report = cli("convert", pickled, "--to", tmp_path / "r", "--name", "net", "--trust-pickle")
+    code, report = cli(
+        "convert", pickled, "--to", tmp_path / "r", "--name", "net", "--trust-pickle"
+    )
     assert (code, report["version"]) == (0, 2)

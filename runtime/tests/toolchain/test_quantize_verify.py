@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import yaml
+from oc_helpers import small_model
 
 from openclaw_runtime.models.manifest import write_manifest
 from openclaw_runtime.toolchain.errors import EXIT_CHECK_FAILED, EXIT_USAGE
 from openclaw_runtime.toolchain.layout import METADATA_NAME
-from oc_helpers import small_model
 
 
 def _checks(report: dict, version: int) -> dict[str, dict]:
@@ -20,7 +20,11 @@ def _checks(report: dict, version: int) -> dict[str, dict]:
 
 def test_dynamic_quantize_then_verify_passes_with_parity(cli, int8_repo):
     meta = json.loads((int8_repo / "lr" / "2" / METADATA_NAME).read_text())
-    assert (meta["precision"], meta["parent_version"], meta["quantization"]["mode"]) == ("int8", 1, "dynamic")
+    assert (meta["precision"], meta["parent_version"], meta["quantization"]["mode"]) == (
+        "int8",
+        1,
+        "dynamic",
+    )
     code, report = cli("verify", int8_repo / "lr")
     assert code == 0, report
     parity = _checks(report, 2)["parity"]
@@ -33,7 +37,9 @@ def test_static_quantize_needs_data_and_produces_qdq(cli, fp32_repo, calibration
     model = fp32_repo / "lr" / "1"
     code, report = cli("quantize", "--model", model, "--mode", "static")
     assert code == EXIT_USAGE and "--calibration" in report["error"]
-    code, report = cli("quantize", "--model", model, "--mode", "static", "--calibration", calibration)
+    code, report = cli(
+        "quantize", "--model", model, "--mode", "static", "--calibration", calibration
+    )
     assert code == 0, report
     assert report["reference_rows"] == 450
     code, report = cli("verify", fp32_repo / "lr" / "2")
@@ -69,7 +75,7 @@ def test_corrupted_model_file_fails_verify(cli, int8_repo):
 
 def test_tampered_manifest_fails_verify(cli, fp32_repo):
     sums = fp32_repo / "lr" / "1" / "SHA256SUMS"
-    digest, name = sums.read_text().splitlines()[0].split("  ")
+    digest, _ = sums.read_text().splitlines()[0].split("  ")
     sums.write_text(sums.read_text().replace(digest, "0" * 64, 1))
     code, report = cli("verify", fp32_repo / "lr" / "1")
     assert code == EXIT_CHECK_FAILED

@@ -1,4 +1,4 @@
-"""End to end: a scikit-learn file -> convert -> quantize -> verify -> publish -> fetch -> served over HTTP."""
+"""End to end: scikit-learn file -> convert, quantize, verify, publish, fetch -> served by HTTP."""
 
 from __future__ import annotations
 
@@ -27,8 +27,16 @@ def test_fetched_int8_version_is_served_over_http(cli, int8_repo, tmp_path, digi
         status, meta = server.json("GET", "/v2/models/lr")
         assert status == 200 and "2" in meta["versions"]
         rows = digits.x_test[:16]
-        request = {"inputs": [{"name": "input", "datatype": "FP32", "shape": list(rows.shape),
-                               "data": rows.ravel().tolist()}]}
+        request = {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": list(rows.shape),
+                    "data": rows.ravel().tolist(),
+                }
+            ]
+        }
         status, reply = server.json("POST", "/v2/models/lr/infer", request)
         assert status == 200, reply
         assert reply["model_version"] == "2"

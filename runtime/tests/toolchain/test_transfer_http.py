@@ -98,7 +98,9 @@ def test_size_bound_is_enforced(cli, served, tmp_path):
 
 
 def test_manifest_pin_and_unsafe_paths(cli, served, tmp_path):
-    code, report = cli("fetch", f"{served.url}/lr/2", "--to", tmp_path / "r", "--manifest-sha256", "0" * 64)
+    code, report = cli(
+        "fetch", f"{served.url}/lr/2", "--to", tmp_path / "r", "--manifest-sha256", "0" * 64
+    )
     assert code == EXIT_STORE and "manifest sha256" in report["error"]
     sums = served.root / "lr" / "2" / "SHA256SUMS"
     sums.write_text(sums.read_text() + f"{'0' * 64}  ../../escape.txt\n")

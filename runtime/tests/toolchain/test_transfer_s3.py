@@ -8,7 +8,9 @@ import pytest
 
 from openclaw_runtime.toolchain.errors import EXIT_STORE
 
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed (test extra)")
+moto_server = pytest.importorskip(
+    "moto.server", reason="moto[server] is not installed (test extra)"
+)
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed (toolchain extra)")
 
 SECRET = "s3cr3t-never-printed"

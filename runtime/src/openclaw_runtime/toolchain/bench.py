@@ -1,4 +1,4 @@
-"""``openclaw-model bench``: in-process throughput and latency per batch size, versions side by side.
+"""``openclaw-model bench``: in-process throughput and latency per batch size, side by side.
 
 Sessions are opened by the runtime's loader (one intra-op thread, as served),
 and the versions are measured in alternating rounds within one run, so a
@@ -60,7 +60,7 @@ def bench(
     batch_sizes: tuple[int, ...] = BATCH_SIZES,
     seconds: float = 1.0,
 ) -> dict[str, Any]:
-    """Measure ``ref``'s version (and ``against``, default: its FP32 parent) and return the table."""
+    """Measure ``ref`` and ``against`` (default: its FP32 parent); return the table."""
     versions = [ref.version]
     if against is None:
         against = read_metadata(ref.version_dir).get("parent_version")

@@ -6,8 +6,6 @@ progress on stderr, and exits with a code scripts can rely on (see
 package, 5 store/transfer, 70 bug.
 """
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import argparse
@@ -233,7 +231,7 @@ def _bench(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             )
     return {
         "models": reports,
-        "note": "speed-up = INT8 rows/s / FP32 rows/s, measured in alternating rounds in this process",
+        "note": "speed-up = INT8 rows/s / FP32 rows/s, measured in alternating rounds",
     }
 
 

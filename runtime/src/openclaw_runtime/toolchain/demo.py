@@ -1,4 +1,4 @@
-"""``openclaw-model build-demo``: the runtime's digits demo model, FP32 (version 1) and INT8 (version 2).
+"""``openclaw-model build-demo``: the runtime's digits demo, FP32 (version 1) and INT8 (version 2).
 
 The FP32 model comes from the runtime's own builder
 (:mod:`openclaw_runtime.models.demo`: bundled digits data, fixed seed); this
@@ -6,8 +6,6 @@ module adds the INT8 version (dynamic quantization, the digits test split as
 parity reference) and measures both versions' accuracy through the runtime's
 loader.
 """
-
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
 
 from __future__ import annotations
 
@@ -44,7 +42,7 @@ def _digest(path: Path) -> str:
 def build_demo(
     repo: Path, progress: Progress, *, name: str = demo.DEMO_MODEL_NAME
 ) -> dict[str, Any]:
-    """Build (or rebuild identically) the FP32 and INT8 demo versions; return accuracies and digests."""
+    """Build (or rebuild identically) both demo versions; return accuracies and digests."""
     progress.step("training the digits MLP (scikit-learn, fixed seed)")
     data = demo.load_digits_split()
     clf = demo.train_digits_classifier(data=data)
@@ -65,7 +63,7 @@ def build_demo(
         int8 = quantize(ref, "dynamic", progress, data=reference, version=2, replace=True)
     accuracy = {"1": _accuracy(ref, 1, data), "2": _accuracy(ref, 2, data)}
     progress.step(
-        f"accuracy on the {len(data.y_test)}-image test split: scikit-learn {sklearn_accuracy:.4f}, "
+        f"accuracy on {len(data.y_test)} test images: scikit-learn {sklearn_accuracy:.4f}, "
         f"FP32 v1 {accuracy['1']:.4f}, INT8 v2 {accuracy['2']:.4f}"
     )
     return {

@@ -7,6 +7,7 @@ per-call overhead instead, so INT8 gains little there.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def mlp_model(dims: tuple[int, ...] = DEFAULT_DIMS, *, seed: int = SEED) -> onnx
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
     current = "input"
-    for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(dims)):
         weight = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32)
         bias = (rng.standard_normal(fan_out) * 0.01).astype(np.float32)
         inits += [numpy_helper.from_array(weight, f"w{i}"), numpy_helper.from_array(bias, f"b{i}")]

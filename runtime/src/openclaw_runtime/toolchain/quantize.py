@@ -9,8 +9,6 @@ The new version records its parent and a parity reference (``reference.npz``),
 which ``verify`` uses to compare INT8 against FP32.
 """
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import tempfile
@@ -79,7 +77,9 @@ def _preprocess(src: Path, dst: Path, progress: Progress) -> Path:
 def _prune_opsets(model: onnx.ModelProto) -> None:
     """Drop opset imports no node uses (pre-processing declares every domain it knows)."""
     used = {node.domain for node in model.graph.node} | {""}
-    keep = [imp for imp in model.opset_import if (imp.domain if imp.domain != "ai.onnx" else "") in used]
+    keep = [
+        imp for imp in model.opset_import if (imp.domain if imp.domain != "ai.onnx" else "") in used
+    ]
     del model.opset_import[:]
     model.opset_import.extend(keep)
 
@@ -176,7 +176,13 @@ def quantize(
         "reference": REFERENCE_FILE if reference is not None else None,
     }
     result = write_version(
-        ref.model_dir, number, model, progress, metadata=metadata, reference=reference, replace=replace
+        ref.model_dir,
+        number,
+        model,
+        progress,
+        metadata=metadata,
+        reference=reference,
+        replace=replace,
     )
     fp32 = (ref.version_dir / MODEL_FILE).stat().st_size
     return {

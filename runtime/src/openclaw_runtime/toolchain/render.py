@@ -15,14 +15,15 @@ def _bench(report: dict[str, Any]) -> list[str]:
     if report.get("against") is not None:
         head += " | speed-up"
     lines = [
-        f"{report['model']}: in-process, onnxruntime with {report['intra_op_threads']} intra-op thread",
+        f"{report['model']}: in-process, {report['intra_op_threads']} onnxruntime intra-op thread",
         head,
     ]
     for row in report["results"]:
         line = f"{row['batch']:>5}"
         for v in versions:
             cell = row[str(v)]
-            line += f" | {'':10}{cell['rows_per_s']:>10.0f} {cell['p50_ms']:>8.3f} {cell['p99_ms']:>8.3f}"
+            line += f" | {'':10}{cell['rows_per_s']:>10.0f}"
+            line += f" {cell['p50_ms']:>8.3f} {cell['p99_ms']:>8.3f}"
         if "speedup" in row:
             line += f" | {row['speedup']:>6.2f}x"
         lines.append(line)
@@ -60,8 +61,9 @@ def render(command: str, report: dict[str, Any]) -> str:
         return f"converted to {report['path']} (signature {sig}; opsets {report['opsets']})"
     if command == "quantize":
         return (
-            f"INT8 ({report['mode']}) version {report['version']} of {report['model']} at {report['path']} "
-            f"({report['size_ratio']:.2f}x the FP32 size); check it with: openclaw-model verify {report['path']}"
+            f"INT8 ({report['mode']}) version {report['version']} of {report['model']}: "
+            f"{report['path']} ({report['size_ratio']:.2f}x the FP32 size); "
+            f"check it with: openclaw-model verify {report['path']}"
         )
     if command == "build-demo":
         acc = report["accuracy"]
@@ -71,8 +73,12 @@ def render(command: str, report: dict[str, Any]) -> str:
             f"{report['test_rows']} test images)"
         )
     if command == "publish":
-        return f"published {report['url']} ({report['bytes']} bytes; manifest sha256 {report['manifest_sha256']})"
+        return (
+            f"published {report['url']} ({report['bytes']} bytes; "
+            f"manifest sha256 {report['manifest_sha256']})"
+        )
     if command == "fetch":
         state = "already present, unchanged" if report["unchanged"] else "installed"
-        return f"{report['path']}: {state} ({report['bytes']} bytes verified; config {report['config']})"
+        size = report["bytes"]
+        return f"{report['path']}: {state} ({size} bytes verified; config {report['config']})"
     return "\n".join(f"{k}: {v}" for k, v in report.items())

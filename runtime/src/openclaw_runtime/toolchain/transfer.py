@@ -127,13 +127,16 @@ def _download(
             except _TooLarge:
                 raise
             except TransferError as exc:
-                raise TransferError(f"{exc.message}; {done} bytes kept, run fetch again to resume") from exc
+                raise TransferError(
+                    f"{exc.message}; {done} bytes kept, run fetch again to resume"
+                ) from exc
         counter.close()
     finally:
         download.close()
     if download.total is not None and done < download.total:
         raise TransferError(
-            f"{store.describe(key)}: got {done} of {download.total} bytes; run fetch again to resume"
+            f"{store.describe(key)}: got {done} of {download.total} bytes; "
+            "run fetch again to resume"
         )
     actual = _sha256(dest)
     if actual != digest:

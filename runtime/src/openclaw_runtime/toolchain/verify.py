@@ -76,7 +76,10 @@ def parity(ref: ModelRef, parent: int, child: int, thresholds: Thresholds) -> Ch
         source = f"{REFERENCE_FILE} ({rows(arrays)} rows)"
     else:
         arrays = synthetic_inputs(fp32.config, 256)
-        source = "256 synthetic rows (no reference.npz: quantize with --calibration DATA for a meaningful check)"
+        source = (
+            "256 synthetic rows (no reference.npz: "
+            "quantize with --calibration DATA for a meaningful check)"
+        )
     a, b = _run(fp32, arrays), _run(int8, arrays)
     errors = {
         name: float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))))
@@ -177,7 +180,7 @@ def _verify_version(ref: ModelRef, version: int, thresholds: Thresholds) -> list
 def verify(
     ref: ModelRef, progress: Progress, thresholds: Thresholds = Thresholds()
 ) -> dict[str, Any]:
-    """Verify one version (or every version) and return the report; raise VerificationFailed on a failure."""
+    """Verify one or every version; return the report, raise VerificationFailed on a failure."""
     versions = [ref.version] if ref.version is not None else list_versions(ref.model_dir)
     if not versions:
         raise VerificationFailed(f"{ref.model_dir}: no versions to verify")

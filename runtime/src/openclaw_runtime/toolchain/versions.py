@@ -8,8 +8,6 @@ A model without a ``config.yaml`` gets one derived from the graph by that same
 loader.
 """
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import os
@@ -58,7 +56,7 @@ def config_document(loaded: Any, *, labels: bool) -> dict[str, Any]:
 
 
 def open_version(model_dir: Path, version: int):
-    """Open a version with the runtime's loader (one intra-op thread, as served); no checksum pass."""
+    """Open a version with the runtime's loader (one intra-op thread, as served), no checksums."""
     from ..models.session import SessionOptions, load_version
 
     config = load_model_config(model_dir)

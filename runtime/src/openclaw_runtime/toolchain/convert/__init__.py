@@ -6,8 +6,6 @@ The optional converters are imported only when their format is used, and a
 missing one is reported with the package to install.
 """
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import hashlib

@@ -1,7 +1,5 @@
 """TensorFlow/Keras models to ONNX via tf2onnx (TensorFlow itself is not a dependency)."""
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import subprocess
@@ -27,7 +25,7 @@ def _require(module: str, package: str) -> None:
 def convert_keras_path(
     path: Path, specs: list[InputSpec], *, opset: int
 ) -> tuple[onnx.ModelProto, list[InputSpec], None]:
-    """Convert a ``.keras``/``.h5`` file or a SavedModel directory; return the model and signature."""
+    """Convert a ``.keras``/``.h5`` file or a SavedModel directory; return model and signature."""
     _require("tensorflow", "tensorflow")
     _require("tf2onnx", "tf2onnx")
     if path.is_dir():

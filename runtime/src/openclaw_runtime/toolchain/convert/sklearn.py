@@ -1,7 +1,5 @@
 """scikit-learn estimators and pipelines (joblib or pickle files) to ONNX via skl2onnx."""
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,7 +37,8 @@ def _infer(estimator: Any, name: str) -> InputSpec:
     count = getattr(estimator, "n_features_in_", None)
     if count is None:
         raise ConversionError(
-            "the estimator does not record n_features_in_; give the signature with --input input:FP32:N"
+            "the estimator does not record n_features_in_; "
+            "give the signature with --input input:FP32:N"
         )
     return InputSpec(name, "FP32", (int(count),))
 

@@ -1,7 +1,5 @@
 """PyTorch modules (TorchScript archives, or pickled ``nn.Module`` files) to ONNX via torch.onnx."""
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import io
@@ -78,7 +76,7 @@ def export_module(module: Any, specs: list[InputSpec], *, opset: int) -> onnx.Mo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            # The TorchScript-based exporter needs no extra packages (the dynamo one wants onnxscript).
+            # The TorchScript-based exporter needs no extra package (dynamo needs onnxscript).
             torch.onnx.export(
                 module,
                 args,

@@ -1,7 +1,5 @@
 """Model store clients: ``file://``, ``http(s)://``, ``s3://`` and ``oss://``."""
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 from urllib.parse import urlsplit

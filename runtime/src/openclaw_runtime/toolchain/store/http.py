@@ -8,7 +8,6 @@ artifact repository, ...).
 
 from __future__ import annotations
 
-import http.client
 import re
 import urllib.error
 import urllib.request

@@ -15,8 +15,6 @@ instance role), never from the command line, and are never printed.
   the addressing style (MinIO and most test servers want ``path``).
 """
 
-# ruff: noqa: PLC0415 - optional and heavy packages are imported by the step that needs them
-
 from __future__ import annotations
 
 import os
