@@ -70,6 +70,7 @@ class InferenceService:
             options=SessionOptions(
                 ms.intra_op_threads, ms.inter_op_threads, ms.verify_checksums, ms.require_manifest
             ),
+            prepare=self._attach,
         )
         self.metrics = metrics
         self.cache = cache
@@ -143,7 +144,6 @@ class InferenceService:
 
     def _apply(self, changes: Changes) -> None:
         for loaded in changes.published:
-            self._attach(loaded)
             log.info(
                 "model version ready",
                 extra={

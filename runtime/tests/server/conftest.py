@@ -60,13 +60,15 @@ class Server:
         return self.proc.wait(timeout)
 
 
-def start_server(tmp: Path, repo: Path, extra: str = "", workers: int = 1) -> Server:
+def start_server(
+    tmp: Path, repo: Path, extra: str = "", workers: int = 1, drain_delay: float = 0
+) -> Server:
     """Write a config, start ``openclaw-runtime serve`` and wait until it is ready."""
     port = free_port()
     config = tmp / "runtime.yaml"
     config.write_text(
         f"server: {{host: 127.0.0.1, port: {port}, workers: {workers}, max_body_bytes: 1048576,"
-        f" shutdown_grace_seconds: 10}}\n"
+        f" shutdown_grace_seconds: 10, shutdown_delay_seconds: {drain_delay}}}\n"
         f"models: {{repository: '{repo}', poll_interval_seconds: 0.5}}\n"
         "logging: {level: info}\n"
         # Auth and the result cache have their own suites; here they would mask the core.

@@ -136,9 +136,7 @@ def test_binary_size_that_does_not_fit(server):
 
 def test_raw_binary_mode(server):
     raw = np.zeros((3, 64), np.float32).tobytes()
-    status, _, body = server.request(
-        "POST", PATH, raw, {"Inference-Header-Content-Length": "0"}
-    )
+    status, _, body = server.request("POST", PATH, raw, {"Inference-Header-Content-Length": "0"})
     assert status == 200, body
     assert json.loads(body)["outputs"][0]["shape"] == [3]
     status, _, body = server.request(

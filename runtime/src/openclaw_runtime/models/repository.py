@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,8 +87,11 @@ class ModelRepository:
         *,
         memory_limit_bytes: int,
         options: SessionOptions = SessionOptions(),  # noqa: B008 - frozen, immutable
+        prepare: Callable[[LoadedModel], None] | None = None,
     ) -> None:
         self.root = Path(root)
+        # Called on every new version before it is published (the service attaches its batcher).
+        self.prepare = prepare
         self.memory_limit_bytes = memory_limit_bytes
         self.options = options
         self._models: dict[str, _Model] = {}
@@ -252,6 +256,8 @@ class ModelRepository:
             model.states[version] = READY if version in model.versions else UNAVAILABLE
             changes.errors.append(exc.message)
             return changes
+        if self.prepare is not None:
+            self.prepare(loaded)
         old = model.versions.get(version)
         model.versions[version] = loaded
         model.states[version] = READY
