@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = [
     "AddressMatcher",
@@ -17,6 +18,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=65536)  # peers repeat; parsing is the costliest step of a request's auth
 def parse_address(text: str) -> IPAddress | None:
     """Parse an address, unwrapping IPv4-mapped IPv6 (``::ffff:10.0.0.1`` -> ``10.0.0.1``)."""
     try:
@@ -44,7 +46,7 @@ def _parse_network(text: str) -> IPNetwork:
 class AddressMatcher:
     """A set of networks; an empty set matches every address."""
 
-    __slots__ = ("_nets", "texts")
+    __slots__ = ("_memo", "_nets", "texts")
 
     def __init__(self, cidrs: Iterable[str]) -> None:
         self.texts = tuple(cidrs)
@@ -52,6 +54,7 @@ class AddressMatcher:
             self._nets = tuple(_parse_network(c) for c in self.texts)
         except ValueError as exc:
             raise ValueError(f"invalid network in {list(self.texts)!r}: {exc}") from None
+        self._memo: dict[IPAddress, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._nets)
@@ -62,7 +65,13 @@ class AddressMatcher:
             return True
         if addr is None:
             return False
-        return any(addr.version == n.version and addr in n for n in self._nets)
+        found = self._memo.get(addr)
+        if found is None:
+            found = any(addr.version == n.version and addr in n for n in self._nets)
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[addr] = found
+        return found
 
 
 def client_address(

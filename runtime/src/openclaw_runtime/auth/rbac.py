@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "DEFAULT_ROLES",
@@ -104,6 +105,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str | None], ...] = tuple(
 )
 
 
+@lru_cache(maxsize=4096)
 def classify(method: str, path: str) -> Endpoint:
     """Return the permission ``method path`` needs.
 
