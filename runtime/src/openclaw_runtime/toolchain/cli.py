@@ -231,7 +231,10 @@ def _bench(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             )
     return {
         "models": reports,
-        "note": "speed-up = INT8 rows/s / FP32 rows/s, measured in alternating rounds",
+        "note": (
+            "rows/s = batch / median call time; speed-up wall = ratio of those, "
+            "cpu = ratio of rows per CPU-second of the calling thread (alternating rounds)"
+        ),
     }
 
 

@@ -13,7 +13,7 @@ def _bench(report: dict[str, Any]) -> list[str]:
     for v in versions:
         head += f" | v{v} {report['precision'][str(v)]:<5} rows/s   p50 ms   p99 ms"
     if report.get("against") is not None:
-        head += " | speed-up"
+        head += " | speed-up wall  cpu"
     lines = [
         f"{report['model']}: in-process, {report['intra_op_threads']} onnxruntime intra-op thread",
         head,
@@ -25,7 +25,7 @@ def _bench(report: dict[str, Any]) -> list[str]:
             line += f" | {'':10}{cell['rows_per_s']:>10.0f}"
             line += f" {cell['p50_ms']:>8.3f} {cell['p99_ms']:>8.3f}"
         if "speedup" in row:
-            line += f" | {row['speedup']:>6.2f}x"
+            line += f" | {row['speedup']:>12.2f}x {row['speedup_cpu']:>4.2f}x"
         lines.append(line)
     return lines
 
