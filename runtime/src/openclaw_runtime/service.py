@@ -68,7 +68,11 @@ class InferenceService:
             ms.repository,
             memory_limit_bytes=(ms.memory_limit_mb << 20) // max(1, workers),
             options=SessionOptions(
-                ms.intra_op_threads, ms.inter_op_threads, ms.verify_checksums, ms.require_manifest
+                ms.intra_op_threads,
+                ms.inter_op_threads,
+                ms.verify_checksums,
+                ms.require_manifest,
+                isolate_checks=True,
             ),
             prepare=self._attach,
         )

@@ -1,6 +1,13 @@
-"""Model repository: layout, manifests, config.yaml, compatibility, loading, memory budget."""
+"""Model repository: layout, manifests, config.yaml, compatibility, loading, memory budget.
 
-from .compat import check_compatibility, runtime_support
+``check_compatibility`` and ``runtime_support`` import the onnx package, so they
+are loaded on first use: worker processes never need onnx in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
 from .manifest import MANIFEST_NAME, compute_digests, verify_manifest, write_manifest
 from .modelconfig import CONFIG_NAME, ModelConfig, TensorSpec, load_model_config
 
@@ -16,3 +23,11 @@ __all__ = [
     "verify_manifest",
     "write_manifest",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("check_compatibility", "runtime_support"):
+        from . import compat
+
+        return getattr(compat, name)
+    raise AttributeError(name)

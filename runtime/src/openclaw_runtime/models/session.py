@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import psutil
 
 from ..errors import IncompatibleModel, ModelConfigError, ModelLoadError
 from ..protocol.datatypes import DATATYPES, ONNX_TO_DATATYPE
-from .compat import check_compatibility
+from .check import check_model_file, check_model_file_isolated
 from .manifest import verify_manifest
 from .modelconfig import ModelConfig, TensorSpec
 
@@ -32,6 +31,8 @@ class SessionOptions:
     inter_op_threads: int = 1
     verify_checksums: bool = True
     require_manifest: bool = True
+    # Run the ONNX checks in a child process (keeps onnx out of the worker's memory).
+    isolate_checks: bool = False
 
 
 @dataclass(eq=False)
@@ -146,17 +147,10 @@ def load_version(
         raise ModelLoadError(f"{source}: {path} does not exist")
     if options.verify_checksums:
         verify_manifest(version_dir, required=options.require_manifest)
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        raise ModelLoadError(f"{source}: not a valid ONNX model: {exc}") from exc
-    # Versions first: a too-new model gets "which versions are needed", not a checker error.
-    check_compatibility(proto, source=source)
-    try:
-        onnx.checker.check_model(proto)
-    except Exception as exc:
-        raise ModelLoadError(f"{source}: the ONNX checker refused the model: {exc}") from exc
-    del proto
+    if options.isolate_checks:
+        check_model_file_isolated(str(path), source)
+    else:
+        check_model_file(str(path), source)
     labels = _read_labels(model_dir, config)
     process = psutil.Process()
     rss_before = process.memory_info().rss

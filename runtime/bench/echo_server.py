@@ -1,0 +1,62 @@
+"""The ceiling of the HTTP stack: a bare aiohttp server that parses the JSON body and echoes it.
+
+Same process model as the runtime (N processes sharing the port with SO_REUSEPORT,
+uvloop, orjson), so the ratio compares our work per request, not the setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import signal
+import socket
+
+import orjson
+import uvloop
+from aiohttp import web
+
+
+async def echo(request: web.Request) -> web.Response:
+    doc = orjson.loads(await request.read())
+    return web.Response(body=orjson.dumps(doc), content_type="application/json")
+
+
+async def ready(_request: web.Request) -> web.Response:
+    return web.Response(body=b'{"ready": true}', content_type="application/json")
+
+
+async def _main(port: int) -> None:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", echo)
+    app.router.add_get("/v2/health/ready", ready)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock, backlog=4096).start()
+    await asyncio.Event().wait()
+
+
+def _serve(port: int) -> None:
+    uvloop.run(_main(port))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    procs = [mp.Process(target=_serve, args=(args.port,)) for _ in range(args.workers)]
+    for p in procs:
+        p.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(10)
+
+
+if __name__ == "__main__":
+    main()
