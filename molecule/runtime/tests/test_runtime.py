@@ -1,0 +1,247 @@
+"""Behaviour of a host converged with openclaw_docker + openclaw_runtime: the
+replicas answer a real OIP client from the controller, run with their limits,
+heal themselves after a crash and a hang, take a configuration change one at a
+time without failing a request under load, and the load gate report is green."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+import numpy as np
+import pytest
+import requests
+import tritonclient.http as triton
+from sklearn.datasets import load_digits
+from tritonclient.utils import InferenceServerException
+
+PORTS = (8001, 8002)
+REPLICAS = ("openclaw-runtime-1", "openclaw-runtime-2")
+MODEL = "digits"
+GIB = 1024**3
+ARTIFACTS = Path(os.environ.get("OPENCLAW_ARTIFACTS", "artifacts/molecule/runtime"))
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).parents[3]))
+
+
+def _name(host):
+    return host.backend.get_hostname()
+
+
+@pytest.fixture(scope="module")
+def address(host):
+    """The test host's address on the scenario network, as the controller sees it."""
+    container = docker.from_env().containers.get(_name(host))
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    return networks["openclaw-mol-runtime"]["IPAddress"]
+
+
+@pytest.fixture(scope="module")
+def admin_key(host):
+    path = ARTIFACTS / "keys" / f"{_name(host)}-admin.key"
+    assert oct(path.stat().st_mode & 0o777) == "0o600", f"{path} must be private"
+    return path.read_text().strip()
+
+
+def _inspect(host, name):
+    return json.loads(host.check_output(f"docker inspect {name}"))[0]
+
+
+def _wait_healthy(host, name, since_started, timeout):
+    """Wait until NAME was (re)started after SINCE_STARTED and is healthy; return its state."""
+    end = time.monotonic() + timeout
+    state = {}
+    while time.monotonic() < end:
+        state = _inspect(host, name)["State"]
+        if state["StartedAt"] != since_started and state.get("Health", {}).get("Status") == "healthy":
+            return state
+        time.sleep(2)
+    pytest.fail(f"{name} was not restarted and healthy within {timeout}s: {state}")
+
+
+def test_every_replica_is_ready_on_its_published_port(address):
+    for port in PORTS:
+        resp = requests.get(f"http://{address}:{port}/v2/health/ready", timeout=5)
+        assert resp.status_code == 200, (port, resp.text)
+        assert resp.json() == {"ready": True}
+
+
+def test_tritonclient_classifies_digits_through_each_port(address, admin_key):
+    digits = load_digits()
+    x = digits.data[:20].astype(np.float32)
+    for port in PORTS:
+        client = triton.InferenceServerClient(url=f"{address}:{port}")
+        headers = {"Authorization": f"Bearer {admin_key}"}
+        assert client.is_server_ready()
+        assert client.is_model_ready(MODEL, headers=headers)
+        inp = triton.InferInput("input", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)  # binary tensor extension, as tritonclient sends by default
+        result = client.infer(MODEL, [inp], headers=headers)
+        labels = result.as_numpy("label")
+        assert labels.shape == (20,)
+        assert (labels == digits.target[:20]).mean() >= 0.9
+
+
+def test_inference_without_a_key_is_refused(address):
+    client = triton.InferenceServerClient(url=f"{address}:{PORTS[0]}")
+    inp = triton.InferInput("input", [1, 64], "FP32")
+    inp.set_data_from_numpy(np.zeros((1, 64), np.float32))
+    with pytest.raises(InferenceServerException) as err:
+        client.infer(MODEL, [inp])
+    assert "401" in str(err.value.status()) or "unauthor" in str(err.value).lower()
+
+
+def test_memory_limit_is_in_effect_inside_each_replica(host):
+    for name in REPLICAS:
+        config = _inspect(host, name)["HostConfig"]
+        assert config["Memory"] == GIB
+        assert config["MemorySwap"] == GIB
+        assert config["NanoCpus"] == 10**9
+        limit = host.check_output(
+            f"docker exec {name} sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null"
+            " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes'"
+        )
+        assert int(limit) == GIB, f"{name}: cgroup says {limit}"
+
+
+def test_replicas_run_unprivileged_on_a_read_only_root(host):
+    for name in REPLICAS:
+        assert host.check_output(f"docker exec {name} id -u") != "0"
+        assert host.run(f"docker exec {name} touch /etc/openclaw-probe").rc != 0
+        assert host.run(f"docker exec {name} touch /models/current/probe").rc != 0
+        assert host.run(f"docker exec {name} touch /tmp/probe").rc == 0
+        config = _inspect(host, name)["HostConfig"]
+        assert config["ReadonlyRootfs"] is True
+        assert config["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_models_are_a_verified_release_behind_a_symlink(host):
+    current = host.file("/srv/openclaw/models/current")
+    assert current.is_symlink
+    assert current.linked_to.startswith("/srv/openclaw/models/releases/")
+    manifest = host.file(f"{current.linked_to}/{MODEL}/1/SHA256SUMS")
+    assert manifest.exists
+    check = host.run(f"cd {current.linked_to}/{MODEL}/1 && sha256sum --check --quiet SHA256SUMS")
+    assert check.rc == 0, check.stdout + check.stderr
+
+
+def test_a_crashed_replica_comes_back(host, address):
+    name = REPLICAS[1]
+    before = _inspect(host, name)
+    host.check_output(f"kill -KILL {before['State']['Pid']}")
+    # The other replica keeps serving meanwhile.
+    assert requests.get(f"http://{address}:{PORTS[0]}/v2/health/ready", timeout=5).ok
+    after = _wait_healthy(host, name, before["State"]["StartedAt"], timeout=90)
+    assert after["Running"]
+    assert _inspect(host, name)["RestartCount"] > before["RestartCount"]
+
+
+def test_a_hung_replica_is_restarted_by_the_self_healing_timer(host):
+    name = REPLICAS[1]
+    before = _inspect(host, name)
+    pids = host.check_output(f"docker top {name} -eo pid").split()[1:]
+    assert pids
+    # Freeze every process of the replica: it keeps its port open but never answers.
+    host.check_output("kill -STOP " + " ".join(pids))
+    _wait_healthy(host, name, before["State"]["StartedAt"], timeout=180)
+    journal = host.check_output("journalctl -u openclaw-runtime-heal --no-pager -o cat")
+    assert f"replica {name} is unhealthy: restarting it" in journal
+
+
+LB_CONFIG = """
+global
+    maxconn 2000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout 503
+frontend fe
+    bind 127.0.0.1:8080
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    option httpchk GET /v2/health/ready
+    default-server inter 300ms fall 1 rise 2
+    server r1 127.0.0.1:8001 check
+    server r2 127.0.0.1:8002 check
+"""
+
+
+@pytest.fixture
+def balancer(host):
+    """HAProxy (Debian) in front of both replicas with readiness checks, as the LB tier will be."""
+    if host.run("command -v haproxy").rc != 0:
+        host.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy")
+        host.run("systemctl stop haproxy")
+    host.check_output(f"cat > /tmp/lb.cfg <<'EOF'\n{LB_CONFIG}\nEOF")
+    host.check_output("haproxy -c -f /tmp/lb.cfg")
+    host.check_output("haproxy -D -f /tmp/lb.cfg -p /tmp/lb.pid")
+    try:
+        yield "http://127.0.0.1:8080"
+    finally:
+        host.run("kill $(cat /tmp/lb.pid)")
+
+
+def _converge(host, *extra):
+    env = dict(os.environ)
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        os.environ["MOLECULE_INVENTORY_FILE"],
+        str(PROJECT / "molecule/runtime/converge.yml"),
+        "--limit",
+        _name(host),
+        *extra,
+    ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_a_config_change_rolls_through_the_replicas_without_failing_a_request(
+    host, balancer, admin_key
+):
+    labels = {n: _inspect(host, n)["Config"]["Labels"]["org.openclaw.runtime.config"] for n in REPLICAS}
+    wrk = host.check_output(
+        f"LOADGATE_RATE=300 LOADGATE_API_KEY={admin_key} nohup wrk --threads 1 --connections 8"
+        " --duration 300s --timeout 2s --script /usr/local/share/openclaw/loadgate.lua"
+        f" {balancer}/v2/models/{MODEL}/infer >/tmp/rolling.out 2>&1 & echo $!"
+    )
+    try:
+        time.sleep(3)
+        run = _converge(
+            host,
+            "--tags",
+            "runtime_config,runtime_replicas",
+            "-e",
+            "openclaw_runtime_batch_size=16",
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        time.sleep(3)
+    finally:
+        host.run(f"kill -INT {wrk}")
+    for _ in range(20):
+        out = host.check_output("cat /tmp/rolling.out")
+        if out.rstrip().endswith("}"):
+            break
+        time.sleep(0.5)
+    report = json.loads(out.strip().splitlines()[-1])
+    for name in REPLICAS:
+        assert _inspect(host, name)["Config"]["Labels"]["org.openclaw.runtime.config"] != labels[name]
+    settings = host.check_output("cat /etc/openclaw/runtime.yaml")
+    assert "max_batch_size: 16" in settings
+    assert report["requests"] > 300 * 10, report
+    assert sum(report["errors"].values()) == 0, report
+
+
+def test_load_gate_report_is_green(host):
+    report = json.loads((ARTIFACTS / "loadgate" / f"{_name(host)}.json").read_text())
+    assert report["requested_rate"] == 800
+    assert report["passed"] is True, report
+    assert report["p99_ms"] < 200
+    assert report["error_pct"] < 0.1
+    assert report["achieved_rate"] >= 760
+    assert len(report["replicas"]) == 2
