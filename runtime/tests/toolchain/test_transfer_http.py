@@ -116,3 +116,16 @@ def test_missing_version_and_bad_urls(cli, served, tmp_path):
     assert code == 2 and "unsupported store URL" in report["error"]
     code, report = cli("fetch", "http://127.0.0.1:9/lr/2", "--to", tmp_path / "r")
     assert code == EXIT_STORE and "cannot connect" in report["error"]
+
+
+def test_fetch_under_another_version_and_replace(cli, served, tmp_path):
+    repo = tmp_path / "r"
+    code, report = cli("fetch", f"{served.url}/lr/2", "--to", repo, "--version", "5")
+    assert (code, report["version"]) == (0, 5)
+    assert list_versions(repo / "lr") == [5]
+    (repo / "lr" / "5" / "extra.txt").write_text("a different local version 5")
+    code, report = cli("fetch", f"{served.url}/lr/2", "--to", repo, "--version", "5")
+    assert code == EXIT_STORE and "--replace" in report["error"]
+    code, report = cli("fetch", f"{served.url}/lr/2", "--to", repo, "--version", "5", "--replace")
+    assert code == 0 and not (repo / "lr" / "5" / "extra.txt").exists()
+    assert sorted(p.name for p in (repo / "lr").iterdir() if p.name.startswith(".")) == []

@@ -37,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .convert import FORMATS
     from .transfer import DEFAULT_MAX_BYTES
 
-    parser = argparse.ArgumentParser(prog="openclaw-model", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="openclaw-model",
+        description="Convert, quantize, verify, bench, publish and fetch models of an "
+        "OpenClaw model repository.",
+        epilog="Exit codes: 0 ok, 1 verification failed, 2 usage, 3 model, "
+        "4 missing package, 5 store/transfer, 70 bug.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("convert", help="convert a trained model to a new ONNX version")

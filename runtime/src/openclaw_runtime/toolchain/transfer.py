@@ -224,13 +224,19 @@ def fetch(
         # version without the config that describes it.
         config_state = _install_model_files(model_files_dir, model_dir, model_files)
         target = model_dir / str(target_version)
-        unchanged = target.exists() and (target / MANIFEST_NAME).read_bytes() == manifest
+        installed = target / MANIFEST_NAME
+        unchanged = installed.is_file() and installed.read_bytes() == manifest
+        problem = "a different version" if target.exists() and not unchanged else None
         if unchanged:
-            verify_manifest(target)
+            try:
+                verify_manifest(target)
+            except OpenClawError:
+                unchanged, problem = False, "a damaged copy (it fails its manifest) of version"
+        if unchanged:
             shutil.rmtree(partial)
-        elif target.exists() and not replace:
+        elif problem and not replace:
             raise TransferError(
-                f"{target}: a different version {target_version} is installed; "
+                f"{target}: {problem} {target_version} is installed; "
                 "pass --replace to swap it, or --version N to install alongside"
             )
         else:
