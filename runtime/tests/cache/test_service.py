@@ -115,3 +115,14 @@ async def test_refused_redis_fails_open_fast():
     found = await cache.get(Model(), FEEDS, {})  # the LRU still serves
     assert found is not None
     await cache.close()
+
+
+async def test_lru_hit_returns_read_only_copies_not_batch_views():
+    cache = ResultCache(CacheSettings())
+    batch = np.arange(8, dtype=np.float32).reshape(4, 2)
+    await cache.put(Model(), FEEDS, {}, [batch[1:2]])
+    batch[1, 0] = 99  # the batcher reuses or frees its buffers
+    (found,) = await cache.get(Model(), FEEDS, {})
+    assert found.tolist() == [[2.0, 3.0]]
+    assert not found.flags.writeable
+    assert found.base is None or found.base.nbytes == found.nbytes

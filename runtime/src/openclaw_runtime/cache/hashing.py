@@ -31,15 +31,15 @@ def _canonical(params: Mapping[str, Any] | None) -> bytes:
     return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def _feed_array(h: Any, data: np.ndarray) -> None:
-    h.update(f"{data.dtype.str}{data.shape}".encode())
-    if data.dtype == object:
-        for item in data.reshape(-1):
-            raw = item if isinstance(item, bytes) else str(item).encode()
-            h.update(len(raw).to_bytes(8, "little"))
-            h.update(raw)
-    else:
-        h.update(np.ascontiguousarray(data).data)
+def _array_parts(name: str, data: np.ndarray) -> list[bytes]:
+    head = f"\0{len(name)}:{name}\0{data.dtype.str}{data.shape}".encode()
+    if data.dtype != object:
+        return [head, np.ascontiguousarray(data).data.tobytes()]
+    parts = [head]
+    for item in data.reshape(-1):
+        raw = item if isinstance(item, bytes) else str(item).encode()
+        parts += [len(raw).to_bytes(8, "little"), raw]
+    return parts
 
 
 def cache_opt_out(parameters: Mapping[str, Any] | None) -> bool:
@@ -60,12 +60,8 @@ def request_key(
     dtype, shape and bytes, so JSON and binary encodings of the same tensor
     give the same key; the request id and transport parameters are left out.
     """
-    h = hashlib.sha256()
-    for part in (model, str(version)):
-        raw = part.encode()
-        h.update(len(raw).to_bytes(4, "little") + raw)
-    h.update(_canonical(parameters))
+    head = f"{len(model)}:{model}\0{len(version)}:{version}\0".encode()
+    parts = [head, _canonical(parameters)]
     for name in sorted(inputs):
-        h.update(f"\0in\0{name}\0".encode())
-        _feed_array(h, inputs[name])
-    return h.hexdigest()
+        parts += _array_parts(name, inputs[name])
+    return hashlib.sha256(b"".join(parts)).hexdigest()

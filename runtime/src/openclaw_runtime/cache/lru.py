@@ -1,16 +1,22 @@
-"""The in-process tier: an LRU bounded by entries and bytes, with a TTL."""
+"""The in-process tier: an LRU bounded by entries and bytes, with a TTL.
+
+Values are kept as they are served (decoded arrays, read-only), so a hit in
+this tier costs a dictionary lookup; ``size`` tells the byte budget what each
+value weighs.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["LRUCache"]
 
 
 class LRUCache:
-    """Least-recently-used cache of bytes; expired entries are dropped when read."""
+    """Least-recently-used cache; expired entries are dropped when read."""
 
     __slots__ = ("_bytes", "_clock", "_data", "max_bytes", "max_entries", "ttl")
 
@@ -26,7 +32,7 @@ class LRUCache:
         self.max_bytes = max_bytes
         self.ttl = ttl
         self._clock = clock
-        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[float, int, Any]] = OrderedDict()
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -37,33 +43,32 @@ class LRUCache:
         """Return the bytes held."""
         return self._bytes
 
-    def get(self, key: str) -> bytes | None:
-        """Return the value of ``key`` if present and fresh."""
+    def get(self, key: str) -> Any:
+        """Return the value of ``key`` if present and fresh, else None."""
         item = self._data.get(key)
         if item is None:
             return None
-        expires, value = item
-        if self._clock() >= expires:
+        if self._clock() >= item[0]:
             self._drop(key)
             return None
         self._data.move_to_end(key)
-        return value
+        return item[2]
 
-    def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` (values larger than the byte budget are ignored)."""
-        if self.max_entries <= 0 or len(value) > self.max_bytes:
+    def put(self, key: str, value: Any, size: int | None = None, ttl: float | None = None) -> None:
+        """Store ``value`` weighing ``size`` bytes (``len(value)`` by default); too big: ignored."""
+        size = len(value) if size is None else size
+        if self.max_entries <= 0 or size > self.max_bytes:
             return
         if key in self._data:
             self._drop(key)
-        self._data[key] = (self._clock() + (self.ttl if ttl is None else ttl), value)
-        self._bytes += len(value)
+        self._data[key] = (self._clock() + (self.ttl if ttl is None else ttl), size, value)
+        self._bytes += size
         while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
-            oldest = next(iter(self._data))
-            self._drop(oldest)
+            self._drop(next(iter(self._data)))
 
     def _drop(self, key: str) -> None:
-        _, value = self._data.pop(key)
-        self._bytes -= len(value)
+        _, size, _ = self._data.pop(key)
+        self._bytes -= size
 
     def clear(self) -> None:
         """Forget everything."""

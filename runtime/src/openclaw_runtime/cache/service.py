@@ -41,6 +41,10 @@ class ResultCache:
             RedisTier(settings, self.metrics) if settings.enabled and settings.redis_url else None
         )
         self._excluded = set(settings.exclude_models)
+        # Keys of lookups that missed, by the identity of their inputs, so that the store
+        # after inference does not hash the same inputs again.
+        self._pending: dict[int, tuple[Mapping[str, np.ndarray], str]] = {}
+        self._put_seconds = self.metrics.seconds.labels("lru", "put")
 
     @property
     def active(self) -> bool:
@@ -52,11 +56,7 @@ class ResultCache:
         self._excluded.add(model)
 
     def key(
-        self,
-        model: str,
-        version: Any,
-        inputs: Mapping[str, np.ndarray],
-        parameters: Any,
+        self, model: str, version: Any, inputs: Mapping[str, np.ndarray], parameters: Any
     ) -> str | None:
         """Return the cache key, or None when this request or model must not be cached."""
         if not self.active or model in self._excluded or cache_opt_out(parameters):
@@ -65,38 +65,46 @@ class ResultCache:
 
     async def lookup(self, key: str) -> list[np.ndarray] | None:
         """Return the cached outputs for ``key``, or None."""
-        blob = None
         if self.lru is not None:
-            blob = self.lru.get(key)
-            (self.metrics.hit_lru if blob is not None else self.metrics.miss_lru).inc()
-        if blob is None and self.redis is not None:
-            blob = await self.redis.get(key)
-            if blob is not None:
-                self.metrics.hit_redis.inc()
-                if self.lru is not None:
-                    self.lru.put(key, blob)
-            else:
-                self.metrics.miss_redis.inc()
-        if blob is None:
+            found = self.lru.get(key)
+            if found is not None:
+                self.metrics.hit_lru.inc()
+                return list(found)
+            self.metrics.miss_lru.inc()
+        if self.redis is None:
             return None
+        blob = await self.redis.get(key)
+        if blob is None:
+            self.metrics.miss_redis.inc()
+            return None
+        self.metrics.hit_redis.inc()
         try:
-            return decode_outputs(blob)
+            outputs = decode_outputs(blob)
         except (ValueError, KeyError, TypeError) as exc:
             self.metrics.errors.labels("codec", "decode").inc()
             _log.warning("dropping an unreadable cached result: %s", exc)
             return None
+        if self.lru is not None:
+            self.lru.put(key, tuple(outputs), sum(o.nbytes for o in outputs))
+        return outputs
 
     def store(self, key: str, outputs: Sequence[np.ndarray]) -> None:
         """Store ``outputs`` in both tiers (Redis in the background)."""
         start = time.perf_counter()
-        blob = encode_outputs(outputs)
-        if blob is None or len(blob) > self.settings.max_value_bytes:
+        size = sum(o.nbytes for o in outputs)
+        if size > self.settings.max_value_bytes or any(o.dtype == object for o in outputs):
             return
         if self.lru is not None:
-            self.lru.put(key, blob)
+            # Own copies: the batcher's outputs are views of a whole batch.
+            frozen = tuple(np.array(o, copy=True) for o in outputs)
+            for arr in frozen:
+                arr.flags.writeable = False
+            self.lru.put(key, frozen, size)
         if self.redis is not None:
-            self.redis.put(key, blob)
-        self.metrics.seconds.labels("lru", "put").observe(time.perf_counter() - start)
+            blob = encode_outputs(outputs)
+            if blob is not None:
+                self.redis.put(key, blob)
+        self._put_seconds.observe(time.perf_counter() - start)
 
     # --- the service's ResultCache protocol --------------------------------------------
 
@@ -105,7 +113,14 @@ class ResultCache:
     ) -> list[np.ndarray] | None:
         """Return cached outputs of ``model`` (a loaded version) for ``inputs``, or None."""
         key = self.key(model.name, model.version, inputs, parameters)
-        return None if key is None else await self.lookup(key)
+        if key is None:
+            return None
+        found = await self.lookup(key)
+        if found is None:
+            if len(self._pending) >= 1024:  # requests that failed after a miss
+                self._pending.clear()
+            self._pending[id(inputs)] = (inputs, key)
+        return found
 
     async def put(
         self,
@@ -115,7 +130,11 @@ class ResultCache:
         outputs: Sequence[np.ndarray],
     ) -> None:
         """Store the outputs of ``model`` for ``inputs`` (no-op when not cacheable)."""
-        key = self.key(model.name, model.version, inputs, parameters)
+        pending = self._pending.pop(id(inputs), None)
+        if pending is not None and pending[0] is inputs:
+            key: str | None = pending[1]
+        else:
+            key = self.key(model.name, model.version, inputs, parameters)
         if key is not None:
             self.store(key, outputs)
 
