@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also bench a compute-bound 1024-1024-512 MLP, FP32 vs INT8",
     )
+    p.add_argument(
+        "--mlp-dims",
+        default="1024,1024,512",
+        metavar="N,N,...",
+        help="layer widths of the --mlp model (input first)",
+    )
     _common(p)
 
     p = sub.add_parser("publish", help="upload a version to a model store")
@@ -223,9 +229,18 @@ def _bench(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         from .mlp import build_mlp
         from .quantize import quantize
 
+        try:
+            dims = tuple(int(d) for d in args.mlp_dims.split(","))
+        except ValueError:
+            dims = ()
+        if len(dims) < 2 or min(dims) < 1:
+            raise UsageError(
+                f"--mlp-dims {args.mlp_dims!r}: give at least two widths, e.g. 1024,1024,512"
+            )
         with tempfile.TemporaryDirectory() as tmp:
-            progress.step("building the 1024-1024-512 MLP (FP32) and its dynamic INT8 version")
-            build_mlp(Path(tmp), progress)
+            shape = "-".join(map(str, dims))
+            progress.step(f"building the {shape} MLP (FP32) and its dynamic INT8 version")
+            build_mlp(Path(tmp), progress, dims=dims)
             quantize(ModelRef(Path(tmp), "mlp", 1), "dynamic", progress)
             reports.append(
                 bench(
