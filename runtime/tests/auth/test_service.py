@@ -199,3 +199,15 @@ def test_from_settings_refuses_undecryptable_store(manager, tmp_path):
         Authenticator.from_settings(
             settings, env={"OPENCLAW_KEY_STORE_KEY": Fernet.generate_key().decode()}
         )
+
+
+def test_requests_without_key_count_towards_the_cap(manager, make_auth, audit_path):
+    manager.create("ok", ["inference-client"])
+    auth = make_auth(max_failures=3)
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            _call(auth, None, peer="192.0.2.3")
+    with pytest.raises(RateLimited):
+        _call(auth, None, peer="192.0.2.3")
+    assert len(_events(audit_path, "auth.missing")) == 3  # the block bounds the trail
+    assert _events(audit_path, "auth.failed") == []  # fail2ban does not ban for these

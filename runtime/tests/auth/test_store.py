@@ -8,13 +8,13 @@ import os
 import pytest
 from cryptography.fernet import Fernet
 
-from openclaw_runtime.auth import KEY_ENV, KeyStore, KeyStoreError, load_fernet_key
+from openclaw_runtime.auth import KEY_ENV, KeyStore, KeyStoreError, load_fernet_key, parse_key
 
 
 def test_store_is_encrypted_and_holds_no_key(manager, store):
     issued = manager.create("ci", ["inference-client"])
     raw = store.path.read_bytes()
-    _, secret = issued.key.rsplit("_", 1)
+    _, secret = parse_key(issued.key)
     assert secret.encode() not in raw
     assert b"inference-client" not in raw  # encrypted, not just encoded
     assert oct(store.path.stat().st_mode & 0o777) == "0o600"

@@ -184,13 +184,17 @@ class Authenticator:
             raise RateLimited(
                 "too many failed authentications from this address", retry_after=blocked
             )
+        # 429s are not audited one by one: under overload that would flood the trail.
         wait = self._addr_limits.check(client)
         if wait:
-            self.audit.emit("rate.limited", client=client, scope="address", path=path)
             raise RateLimited("rate limit exceeded for this address", retry_after=wait)
 
         presented = self.presented_key(authorization, api_key)
         if presented is None:
+            # Counts towards the address's failure cap (which bounds these lines), but is
+            # not an auth.failed line: fail2ban bans guessing, not forgetting the header.
+            if self._failures.record_failure(client):
+                self.audit.emit("auth.blocked", client=client, seconds=self.settings.block_seconds)
             self.audit.emit("auth.missing", client=client, method=method, path=path)
             raise Unauthorized(_UNAUTHORIZED)
         entry, reason = self._lookup(presented)
@@ -203,7 +207,6 @@ class Authenticator:
             raise Forbidden("this API key may not be used from this address")
         wait = self._key_limits.check(entry.record.id)
         if wait:
-            self.audit.emit("rate.limited", client=client, scope="key", key_id=entry.record.id)
             raise RateLimited("rate limit exceeded for this API key", retry_after=wait)
         perm = endpoint.permission
         if perm is not None and perm not in entry.principal.permissions:
