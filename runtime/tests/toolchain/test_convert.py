@@ -118,3 +118,12 @@ def test_torch_convert(cli, tmp_path: Path):
         "convert", pickled, "--to", tmp_path / "r", "--name", "net", "--trust-pickle"
     )
     assert (code, report["version"]) == (0, 2)
+
+
+def test_existing_version_needs_replace(cli, sklearn_file, tmp_path):
+    args = ["convert", sklearn_file, "--to", tmp_path / "r", "--name", "lr", "--trust-pickle"]
+    assert cli(*args)[0] == 0
+    code, report = cli(*args, "--version", "1")
+    assert code == EXIT_USAGE and "--replace" in report["error"]
+    code, report = cli(*args, "--version", "1", "--replace")
+    assert (code, report["version"]) == (0, 1)

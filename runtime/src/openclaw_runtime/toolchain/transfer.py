@@ -204,6 +204,8 @@ def fetch(
         raise TransferError(f"{url}: the published manifest is malformed: {exc.message}") from exc
     if not entries:
         raise TransferError(f"{url}: the published manifest lists no files")
+    for rel in entries:
+        check_key(rel)  # every path, before a single byte is written
     model_files_dir = model_dir / f".fetch-{target_version}-model"
     shutil.rmtree(model_files_dir, ignore_errors=True)
     model_files_dir.mkdir(parents=True)
@@ -223,6 +225,8 @@ def fetch(
         # The config goes in first: a runtime scanning the repository never sees a
         # version without the config that describes it.
         config_state = _install_model_files(model_files_dir, model_dir, model_files)
+        if config_state == "kept-local-differs":
+            progress.step(f"warning: {model_dir / CONFIG_NAME} differs from the store's; kept it")
         target = model_dir / str(target_version)
         installed = target / MANIFEST_NAME
         unchanged = installed.is_file() and installed.read_bytes() == manifest

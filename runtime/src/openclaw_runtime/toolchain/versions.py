@@ -21,6 +21,7 @@ import yaml
 from ..models.compat import check_compatibility
 from ..models.modelconfig import CONFIG_NAME, load_model_config, parse_model_config
 from .layout import MODEL_FILE, REFERENCE_FILE, install_version, seal_version, staged_version
+from .errors import UsageError
 from .progress import Progress
 
 __all__ = ["DEFAULT_MAX_BATCH", "LABELS_FILE", "config_document", "open_version", "write_version"]
@@ -83,6 +84,8 @@ def write_version(
     replace: bool = False,
 ) -> dict[str, Any]:
     """Check, stage, load-test, seal and install ``model`` as ``<model_dir>/<version>``."""
+    if (model_dir / str(version)).exists() and not replace:
+        raise UsageError(f"{model_dir / str(version)}: version {version} exists; pass --replace")
     check_compatibility(model, source=f"{model_dir.name} version {version}")
     with staged_version(model_dir) as staging:
         onnx.save(model, str(staging / MODEL_FILE))
