@@ -20,8 +20,8 @@ import yaml
 
 from ..models.compat import check_compatibility
 from ..models.modelconfig import CONFIG_NAME, load_model_config, parse_model_config
-from .layout import MODEL_FILE, REFERENCE_FILE, install_version, seal_version, staged_version
 from .errors import UsageError
+from .layout import MODEL_FILE, REFERENCE_FILE, install_version, seal_version, staged_version
 from .progress import Progress
 
 __all__ = ["DEFAULT_MAX_BATCH", "LABELS_FILE", "config_document", "open_version", "write_version"]
