@@ -10,6 +10,7 @@ from pathlib import Path
 import onnx
 
 from ..errors import ConversionError, MissingDependency
+from .onnxfile import onnx_signature
 from .signature import InputSpec
 
 __all__ = ["convert_keras_path"]
@@ -38,11 +39,7 @@ def convert_keras_path(
             if done.returncode != 0 or not out.exists():
                 raise ConversionError(f"{path}: tf2onnx failed: {done.stderr.strip()[-2000:]}")
             model = onnx.load(str(out))
-        found = [
-            InputSpec(i.name, "FP32", tuple(d.dim_value for d in i.type.tensor_type.shape.dim[1:]))
-            for i in model.graph.input
-        ]
-        return model, specs or found, None
+        return model, specs or onnx_signature(model), None
     import tensorflow as tf
     import tf2onnx
 

@@ -12,7 +12,7 @@ from ...protocol.datatypes import datatype_of
 from ..errors import ConversionError
 from .signature import InputSpec
 
-__all__ = ["convert_onnx_file", "default_opset"]
+__all__ = ["convert_onnx_file", "default_opset", "onnx_signature"]
 
 
 def default_opset(model: onnx.ModelProto) -> int:
@@ -20,7 +20,8 @@ def default_opset(model: onnx.ModelProto) -> int:
     return next((i.version for i in model.opset_import if i.domain in ("", "ai.onnx")), 0)
 
 
-def _signature(model: onnx.ModelProto) -> list[InputSpec]:
+def onnx_signature(model: onnx.ModelProto) -> list[InputSpec]:
+    """Return the graph inputs (initializers excluded) as a signature; -1 = dynamic dim."""
     initializers = {i.name for i in model.graph.initializer}
     specs = []
     for value in model.graph.input:
@@ -58,4 +59,4 @@ def convert_onnx_file(
             raise ConversionError(
                 f"{path}: upgrading opset {current} -> {opset} failed: {exc}"
             ) from exc
-    return model, _signature(model), None
+    return model, onnx_signature(model), None
