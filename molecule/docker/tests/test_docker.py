@@ -137,26 +137,33 @@ def test_published_port_answers_from_outside(host, web):
     assert "Directory listing" in body
 
 
-def test_inner_containers_stay_inside_the_test_host_cgroup(host, web):
-    """systemd cgroup driver: the inner container's cgroups live below the
-    test container's, so destroying the test host leaves nothing behind."""
+def test_systemd_tracks_inner_containers_inside_the_test_host(host, web):
+    """The systemd cgroup driver puts each inner container in a scope of the
+    test host's own systemd (with cgroupfs it would land beside the test
+    container in the machine's /docker tree and outlive it)."""
     outer_id = subprocess.run(
         ["docker", "inspect", "-f", "{{.Id}}", _name(host)],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+    inner_id = host.check_output(f"docker inspect -f '{{{{.Id}}}}' {web}").strip()
     pid = host.check_output(f"docker inspect -f '{{{{.State.Pid}}}}' {web}").strip()
     lines = host.file(f"/proc/{pid}/cgroup").content_string.splitlines()
-    paths = [
-        line.split(":", 2)[2] for line in lines if ":memory:" in line or line.startswith("0::")
-    ]
-    assert paths, lines
-    for path in paths:
-        assert outer_id in path, (
-            f"inner container cgroup {path} escaped the test host {outer_id[:12]}"
-        )
-        assert ".scope" in path
+    tracked = [line.split(":", 2)[2] for line in lines if ":name=systemd:" in line]
+    assert tracked, lines
+    assert tracked[0] == f"/docker/{outer_id}/system.slice/docker-{inner_id}.scope"
+
+
+def test_removed_inner_containers_leave_no_cgroups_behind(host, loaded_image):
+    """Debian 13's runc puts the v1 controller cgroups of inner containers at
+    the machine's cgroup root; they must vanish with the container."""
+    cid = host.check_output(f"docker run -d {loaded_image} sleep 300").strip()
+    running = host.run(f"find /sys/fs/cgroup -maxdepth 6 -type d -name '*{cid}*'")
+    assert cid in running.stdout, "the inner container has no cgroup at all?"
+    host.check_output(f"docker rm -f {cid}")
+    left = host.run(f"find /sys/fs/cgroup -maxdepth 6 -type d -name '*{cid}*'")
+    assert left.stdout.strip() == "", f"cgroups left behind: {left.stdout}"
 
 
 def test_community_docker_modules_reach_the_engine(host):
