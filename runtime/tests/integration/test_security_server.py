@@ -74,9 +74,10 @@ def test_401_does_not_reveal_whether_a_key_id_exists(server):
     unknown_id = "oc_" + "f" * 16 + real[19:]
     wrong_secret = real[:-2] + ("AA" if not real.endswith("AA") else "BB")
     bodies = set()
-    for key in (None, "nonsense", unknown_id, wrong_secret):
+    # From four addresses: the failure cap (3 here) must not turn the last into a 429.
+    for n, key in enumerate((None, "nonsense", unknown_id, wrong_secret)):
         status, headers, raw = request(
-            server.port, "GET", "/v2/models/digits", key=key, source="127.0.0.9"
+            server.port, "GET", "/v2/models/digits", key=key, source=f"127.0.0.{20 + n}"
         )
         assert status == 401 and headers["content-type"] == "application/json"
         bodies.add(raw)
@@ -159,7 +160,8 @@ def test_key_created_revoked_and_rotated_without_restart(server):
     deadline = time.monotonic() + 5
     status = 0
     while time.monotonic() < deadline and status != 200:
-        status = request(server.port, "GET", "/metrics", key=issued["key"])[0]
+        # Polls fail until the reload: from an address of their own (failure cap).
+        status = request(server.port, "GET", "/metrics", key=issued["key"], source="127.0.0.12")[0]
         time.sleep(0.1)
     assert status == 200
     rotated = json.loads(server.keys("rotate", issued["id"], "--json").stdout)
@@ -206,13 +208,13 @@ def test_sighup_reloads_at_once(tmp_path, demo_repo):
     try:
         late = srv.create_key("observer", name="late")
         time.sleep(0.3)
-        assert request(srv.port, "GET", "/metrics", key=late["key"])[0] == 401
+        assert request(srv.port, "GET", "/metrics", key=late["key"], source="127.0.0.13")[0] == 401
         srv.signal(signal.SIGHUP)
         deadline = time.monotonic() + 5
         status = 401
         while time.monotonic() < deadline and status != 200:
             time.sleep(0.1)
-            status = request(srv.port, "GET", "/metrics", key=late["key"])[0]
+            status = request(srv.port, "GET", "/metrics", key=late["key"], source="127.0.0.14")[0]
         assert status == 200
         assert srv.proc.poll() is None  # SIGHUP did not kill the server
     finally:
