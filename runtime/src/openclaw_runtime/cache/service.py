@@ -8,7 +8,6 @@ the request parameters; outputs are every output of the model, in order.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,7 +43,6 @@ class ResultCache:
         # Keys of lookups that missed, by the identity of their inputs, so that the store
         # after inference does not hash the same inputs again.
         self._pending: dict[int, tuple[Mapping[str, np.ndarray], str]] = {}
-        self._put_seconds = self.metrics.seconds.labels("lru", "put")
 
     @property
     def active(self) -> bool:
@@ -90,7 +88,6 @@ class ResultCache:
 
     def store(self, key: str, outputs: Sequence[np.ndarray]) -> None:
         """Store ``outputs`` in both tiers (Redis in the background)."""
-        start = time.perf_counter()
         size = sum(o.nbytes for o in outputs)
         if size > self.settings.max_value_bytes or any(o.dtype == object for o in outputs):
             return
@@ -104,7 +101,6 @@ class ResultCache:
             blob = encode_outputs(outputs)
             if blob is not None:
                 self.redis.put(key, blob)
-        self._put_seconds.observe(time.perf_counter() - start)
 
     # --- the service's ResultCache protocol --------------------------------------------
 
