@@ -48,10 +48,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    procs = [mp.Process(target=_serve, args=(args.port,)) for _ in range(args.workers)]
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    procs = [mp.Process(target=_serve, args=(args.port,), daemon=True) for _ in range(args.workers)]
     for p in procs:
         p.start()
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    # Block first: sigwait only receives signals that are blocked.
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    signal.sigwait(stop_signals)
     for p in procs:
         p.terminate()
     for p in procs:

