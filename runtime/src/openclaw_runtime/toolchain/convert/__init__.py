@@ -95,7 +95,9 @@ def convert(
     elif fmt == "keras":
         from .keras import convert_keras_path
 
-        model, specs, labels = convert_keras_path(src, specs, opset=opset or DEFAULT_OPSET)
+        model, specs, labels = convert_keras_path(
+            src, specs, opset=opset or DEFAULT_OPSET, trust_pickle=trust_pickle
+        )
     elif fmt == "onnx":
         from .onnxfile import convert_onnx_file
 

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import onnx
 
-from ..errors import ConversionError, MissingDependency
+from ..errors import ConversionError, MissingDependency, UnsafeInput
 from .onnxfile import onnx_signature
 from .signature import InputSpec
 
-__all__ = ["convert_keras_path"]
+__all__ = ["H5_WARNING", "convert_keras_path"]
+
+H5_WARNING = (
+    "legacy Keras .h5 files may hold Lambda layers whose Python code runs while the model "
+    "is loaded; pass --trust-pickle only for files you produced yourself or got from a "
+    "source you trust, or re-save the model in the .keras format (loaded in safe mode)"
+)
 
 
 def _require(module: str, package: str) -> None:
@@ -24,9 +30,11 @@ def _require(module: str, package: str) -> None:
 
 
 def convert_keras_path(
-    path: Path, specs: list[InputSpec], *, opset: int
+    path: Path, specs: list[InputSpec], *, opset: int, trust_pickle: bool = False
 ) -> tuple[onnx.ModelProto, list[InputSpec], None]:
     """Convert a ``.keras``/``.h5`` file or a SavedModel directory; return model and signature."""
+    if path.suffix.lower() in (".h5", ".hdf5") and not trust_pickle:
+        raise UnsafeInput(f"{path}: refusing to load: {H5_WARNING}")
     _require("tensorflow", "tensorflow")
     _require("tf2onnx", "tf2onnx")
     if path.is_dir():
@@ -44,7 +52,8 @@ def convert_keras_path(
     import tf2onnx
 
     try:
-        keras_model = tf.keras.models.load_model(str(path), compile=False)
+        load_kwargs = {} if path.suffix.lower() in (".h5", ".hdf5") else {"safe_mode": True}
+        keras_model = tf.keras.models.load_model(str(path), compile=False, **load_kwargs)
     except Exception as exc:
         raise ConversionError(f"{path}: Keras cannot load it: {exc}") from exc
     if not specs:

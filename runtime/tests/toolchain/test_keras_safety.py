@@ -1,0 +1,25 @@
+"""Legacy Keras .h5 files can run code when loaded: they need --trust-pickle."""
+
+import importlib.util
+
+import pytest
+
+from openclaw_runtime.toolchain.convert.keras import convert_keras_path
+from openclaw_runtime.toolchain.errors import MissingDependency, UnsafeInput
+
+
+def test_h5_is_refused_without_trust(tmp_path):
+    model = tmp_path / "model.h5"
+    model.write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(UnsafeInput, match="--trust-pickle"):
+        convert_keras_path(model, [], opset=17)
+
+
+def test_h5_with_trust_gets_past_the_safety_check(tmp_path):
+    model = tmp_path / "model.h5"
+    model.write_bytes(b"\x89HDF\r\n\x1a\n")
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed: this checks the refusal order without it")
+    # Without TensorFlow the next refusal is the missing package, not safety.
+    with pytest.raises(MissingDependency, match="tensorflow"):
+        convert_keras_path(model, [], opset=17, trust_pickle=True)
