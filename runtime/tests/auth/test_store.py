@@ -77,3 +77,15 @@ def test_decrypted_document_shape(store, manager, fernet_key):
     assert doc["format"] == 1
     (key,) = doc["keys"]
     assert key["cidrs"] == ["10.0.0.0/8"] and len(key["digest"]) == 64
+
+
+def test_loose_key_file_permissions_warn(tmp_path, caplog):
+    path = tmp_path / "fernet.key"
+    path.write_bytes(Fernet.generate_key())
+    path.chmod(0o644)
+    load_fernet_key(str(path), env={})
+    assert "chmod 0400" in caplog.text
+    caplog.clear()
+    path.chmod(0o400)
+    load_fernet_key(str(path), env={})
+    assert "chmod" not in caplog.text

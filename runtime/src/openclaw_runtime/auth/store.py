@@ -45,6 +45,13 @@ def load_fernet_key(key_file: str = "", env: Mapping[str, str] | None = None) ->
                 f"auth.key_store_key_file: cannot read {key_file!r}: {exc.strerror}"
             ) from exc
         source = f"auth.key_store_key_file ({key_file})"
+        mode = Path(key_file).stat().st_mode
+        if mode & 0o077:
+            _log.warning(
+                "%s is readable by group or others (mode %s); chmod 0400 it",
+                key_file,
+                oct(mode & 0o777),
+            )
     elif env.get(KEY_ENV):
         raw = env[KEY_ENV].strip().encode()
         source = KEY_ENV
