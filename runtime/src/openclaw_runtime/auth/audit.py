@@ -61,6 +61,14 @@ class AuditLog:
         except OSError as exc:  # a full disk must not fail requests
             _log.error("cannot write the audit log %s: %s", self.target, exc)
 
+    def reopen(self) -> None:
+        """Reopen the file (after logrotate moved it away; the server does it on SIGHUP)."""
+        if self._fd is None:
+            return
+        fd = os.open(self.target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        old, self._fd = self._fd, fd
+        os.close(old)
+
     def close(self) -> None:
         """Close the file, if any."""
         if self._fd is not None:

@@ -64,7 +64,11 @@ class Security:
 
     def _on_sighup(self) -> None:
         assert self.auth is not None
-        log.info("SIGHUP: reloading the key store")
+        log.info("SIGHUP: reopening the audit log, reloading the key store")
+        try:
+            self.auth.audit.reopen()
+        except OSError as exc:
+            log.error("cannot reopen the audit log: %s", exc)
         self.auth.reload()
 
 
