@@ -241,8 +241,9 @@ class RedisServer:
         """Return the redis:// URL."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        """Start and wait for PING."""
+    def start(self, password: str | None = None) -> None:
+        """Start and wait for PING (``password``: require it, as ``requirepass``)."""
+        auth = ["--requirepass", password] if password else []
         self.proc = subprocess.Popen(
             [
                 self.binary,
@@ -258,11 +259,12 @@ class RedisServer:
                 str(self.dir),
                 "--daemonize",
                 "no",
+                *auth,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        client = redis.Redis(port=self.port, password=password, socket_timeout=0.5)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

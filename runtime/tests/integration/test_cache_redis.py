@@ -174,3 +174,30 @@ async def test_redis_killed_under_load_then_back(runtime, redis_server):
     log = runtime.log_text()
     assert log.count("redis cache unavailable") == 1  # once per outage, not per request
     assert log.count("redis cache available again") == 1
+
+
+def test_password_from_file(tmp_path):
+    """A Redis with requirepass: the password comes from cache.redis_password_file."""
+    from openclaw_runtime.cache import CacheSettings, ResultCache
+
+    srv = RedisServer(tmp_path / "redis")
+    srv.start(password="s3cret-pw")
+    try:
+        pw = tmp_path / "redis.pw"
+        pw.write_text("s3cret-pw\n")
+
+        async def roundtrip(settings):
+            cache = ResultCache(settings)
+            key = "k" * 64
+            cache.redis.put(key, b"value")
+            await asyncio.sleep(0.2)
+            found = await cache.redis.get(key)
+            await cache.close()
+            return found
+
+        good = CacheSettings(redis_url=srv.url, redis_password_file=str(pw), lru_entries=0)
+        assert asyncio.run(roundtrip(good)) == b"value"
+        bad = CacheSettings(redis_url=srv.url, lru_entries=0)
+        assert asyncio.run(roundtrip(bad)) is None  # refused, served uncached
+    finally:
+        srv.kill()

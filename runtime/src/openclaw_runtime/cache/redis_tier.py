@@ -20,6 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..errors import ConfigError
 from .metrics import CacheMetrics, cache_metrics
 from .settings import CacheSettings
 
@@ -32,6 +33,15 @@ _MAX_PENDING_WRITES = 256
 _SLOW_OUTAGE_SECONDS = 0.5
 
 
+def _read_password(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        message = f"cache.redis_password_file: cannot read {path!r}: {exc.strerror}"
+        raise ConfigError(message) from exc
+
+
 class RedisTier:
     """Get and set cached results in Redis without ever failing or stalling a request."""
 
@@ -41,8 +51,12 @@ class RedisTier:
         self.timeout = settings.redis_timeout_ms / 1000.0
         self.ttl = settings.ttl_seconds
         self.prefix = settings.redis_prefix
+        extra = {}
+        if settings.redis_password_file:
+            extra["password"] = _read_password(settings.redis_password_file)
         self._pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            **extra,
             max_connections=settings.redis_pool_size,
             timeout=self.timeout,
             socket_timeout=self.timeout,

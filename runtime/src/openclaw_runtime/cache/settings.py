@@ -23,6 +23,8 @@ class CacheSettings:
     lru_max_bytes: int = field(default=32 * 1024 * 1024, metadata=_range(0))
     # Redis tier: empty URL = no Redis (redis://host:6379/0, rediss://, unix://).
     redis_url: str = ""
+    # File holding the Redis password (keep it out of the URL: settings get printed).
+    redis_password_file: str = ""
     # Seconds a result lives (both tiers); the deployment guide asks for 5-10 minutes.
     ttl_seconds: int = field(default=300, metadata=_range(1, 3600))
     # Longest a request waits for Redis before serving uncached (milliseconds).
