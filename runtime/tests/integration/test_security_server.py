@@ -201,8 +201,12 @@ def test_model_load_and_unload_audited_with_key(server):
     ]
 
 
-def test_sighup_reloads_at_once(tmp_path, demo_repo):
-    srv = RuntimeServer(tmp_path / "srv", demo_repo, {"auth": {"reload_interval_seconds": 3600}})
+def test_sighup_reloads_at_once_in_every_worker(tmp_path, demo_repo):
+    srv = RuntimeServer(
+        tmp_path / "srv",
+        demo_repo,
+        {"auth": {"reload_interval_seconds": 3600}, "server": {"workers": 2}},
+    )
     srv.create_key("observer", name="first")
     srv.start()
     try:
@@ -216,6 +220,13 @@ def test_sighup_reloads_at_once(tmp_path, demo_repo):
             time.sleep(0.1)
             status = request(srv.port, "GET", "/metrics", key=late["key"], source="127.0.0.14")[0]
         assert status == 200
+        time.sleep(0.5)
+        # New connections spread over both workers (SO_REUSEPORT): each one reloaded.
+        statuses = {
+            request(srv.port, "GET", "/metrics", key=late["key"], source="127.0.0.15")[0]
+            for _ in range(30)
+        }
+        assert statuses == {200}
         assert srv.proc.poll() is None  # SIGHUP did not kill the server
     finally:
         assert srv.stop() == 0
