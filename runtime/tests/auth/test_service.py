@@ -211,3 +211,18 @@ def test_requests_without_key_count_towards_the_cap(manager, make_auth, audit_pa
         _call(auth, None, peer="192.0.2.3")
     assert len(_events(audit_path, "auth.missing")) == 3  # the block bounds the trail
     assert _events(audit_path, "auth.failed") == []  # fail2ban does not ban for these
+
+
+def test_refusals_are_counted_by_reason(manager, make_auth):
+    from openclaw_runtime.auth.metrics import auth_metrics
+
+    before = auth_metrics().unauthorized._value.get()
+    forbidden = auth_metrics().forbidden._value.get()
+    key = manager.create("obs", ["observer"]).key
+    auth = make_auth()
+    with pytest.raises(Unauthorized):
+        _call(auth, None, peer="192.0.2.40")
+    with pytest.raises(Forbidden):
+        _call(auth, key)
+    assert auth_metrics().unauthorized._value.get() == before + 1
+    assert auth_metrics().forbidden._value.get() == forbidden + 1

@@ -17,6 +17,7 @@ from ..errors import Forbidden, Unauthorized
 from .audit import AUTH_FAILED, AuditLog
 from .errors import RateLimited
 from .keys import KeyRecord, KeyState, parse_key
+from .metrics import auth_metrics
 from .network import AddressMatcher, client_address
 from .ratelimit import FailureTracker, RateLimiter
 from .rbac import Endpoint, RoleMap, classify
@@ -67,6 +68,7 @@ class Authenticator:
         self.store = store
         self.audit = audit or AuditLog(settings.audit_log)
         self.roles = RoleMap(settings.roles)
+        self.metrics = auth_metrics()
         self.trusted = AddressMatcher(settings.trusted_proxies)
         self._wallclock = wallclock
         self._key_limits = RateLimiter(
@@ -174,6 +176,30 @@ class Authenticator:
         endpoint: Endpoint | None = None,
     ) -> Principal | None:
         """Return the caller (None when open) or raise Unauthorized/Forbidden/RateLimited."""
+        try:
+            return self._authorize(
+                method, path, authorization, api_key, peer, forwarded_for, endpoint
+            )
+        except Unauthorized:
+            self.metrics.unauthorized.inc()
+            raise
+        except Forbidden:
+            self.metrics.forbidden.inc()
+            raise
+        except RateLimited:
+            self.metrics.rate_limited.inc()
+            raise
+
+    def _authorize(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        api_key: str | None,
+        peer: str | None,
+        forwarded_for: str | None,
+        endpoint: Endpoint | None,
+    ) -> Principal | None:
         endpoint = endpoint or classify(method, path)
         if endpoint.open:
             return None
