@@ -1,0 +1,99 @@
+"""Behaviour of openclaw_firewall, seen from outside: a real nmap scan.
+
+An attacker container on the scenario's network scans both hosts; the other
+test host is the one "internal" source. Published container ports are the
+Docker-like DNAT set up in prepare.yml (443 allowed, 8000 internal, 8081 not).
+"""
+
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+
+NETWORK = "openclaw-mol-firewall"
+HOSTS = ["firewall-debian12", "firewall-debian13"]
+OPEN = {22, 80, 443}
+FILTERED = {6379, 8000, 8081, 9999}
+
+
+def _docker(*args, check=True, timeout=120):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def attacker():
+    name = f"openclaw-mol-firewall-attacker-{uuid.uuid4().hex[:6]}"
+    _docker("run", "-d", "--name", name, "--network", NETWORK, "openclaw-test/attacker:latest", "sleep", "infinity")
+    try:
+        yield name
+    finally:
+        _docker("rm", "-f", name, check=False)
+
+
+def _name(host):
+    return host.check_output("hostname")
+
+
+def _other(host):
+    return next(h for h in HOSTS if h != _name(host))
+
+
+def _scan(attacker, target):
+    ports = ",".join(str(p) for p in sorted(OPEN | FILTERED))
+    out = _docker("exec", attacker, "nmap", "-Pn", "-T4", "--max-retries", "1", "-p", ports, "-oG", "-", target).stdout
+    return {int(p): state for p, state in re.findall(r"(\d+)/(\w+)/tcp", out)}
+
+
+def _connects(container, target, port):
+    code = f"import socket; socket.create_connection(({target!r}, {port}), 3).close()"
+    return _docker("exec", container, "python3", "-c", code, check=False).returncode == 0
+
+
+def test_restarting_nftables_keeps_docker_chains(host):
+    host.check_output("systemctl restart nftables")
+    assert "DNAT" in host.check_output("iptables -t nat -S DOCKER")
+    assert "--dport 80 -j ACCEPT" in host.check_output("iptables -S DOCKER")
+    assert "policy drop" in host.check_output("nft list chain inet openclaw input")
+
+
+def test_scan_sees_only_allowed_ports_open(host, attacker):
+    states = _scan(attacker, _name(host))
+    assert {p for p, s in states.items() if s == "open"} == OPEN
+    assert {p for p, s in states.items() if s == "filtered"} == FILTERED
+
+
+def test_internal_ports_open_to_the_internal_source_only(host):
+    me, other = _name(host), _other(host)
+    assert _connects(other, me, 6379)  # host service (nftables input)
+    assert _connects(other, me, 8000)  # published container port (DOCKER-USER)
+    assert not _connects(other, me, 9999)
+    assert not _connects(other, me, 8081)
+
+
+def test_ssh_login_still_works(host, attacker):
+    ssh = ["sshpass", "-p", "probe-pass", "ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "ConnectTimeout=5", f"probe@{_name(host)}", "id", "-un"]
+    assert _docker("exec", attacker, *ssh).stdout.strip() == "probe"
+
+
+def test_published_ports_pass_through_the_openclaw_chain(host):
+    rules = host.check_output("iptables -S DOCKER-USER").splitlines()
+    assert rules[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER"
+
+
+def test_no_rollback_timer_left_after_a_confirmed_change(host):
+    assert host.run("systemctl is-active openclaw-firewall-rollback.timer").stdout.strip() != "active"
+
+
+def test_rollback_timer_restores_the_previous_rules(host):
+    host.check_output("/usr/local/sbin/openclaw-firewall-rollback arm 3")
+    # A "bad change" after arming, as a play would make, then no confirmation.
+    host.check_output("nft add rule inet openclaw input tcp dport 9999 accept comment bad-change")
+    assert "bad-change" in host.check_output("nft list chain inet openclaw input")
+    deadline = time.monotonic() + 20
+    while "bad-change" in host.check_output("nft list chain inet openclaw input"):
+        assert time.monotonic() < deadline, "the rollback timer did not restore the previous rules"
+        time.sleep(1)
+    assert "policy drop" in host.check_output("nft list chain inet openclaw input")
