@@ -3,9 +3,11 @@ configured daemon.json, the deploy user can use it, and a container from an
 image loaded into it (no registry here) serves a published port."""
 
 import json
+import os
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +171,40 @@ def test_removed_inner_containers_leave_no_cgroups_behind(host, loaded_image):
 def test_community_docker_modules_reach_the_engine(host):
     result = host.ansible("community.docker.docker_host_info", check=False)
     assert result["host_info"]["CgroupDriver"] == "systemd"
+
+
+def test_connecting_user_without_socket_access_is_told_what_to_do(host):
+    """The role fails with advice when the user Ansible connects as cannot use
+    the socket (here: not in the docker group and not added by the role)."""
+    host.check_output("id outsider || useradd -m -s /bin/bash outsider")
+    host.check_output(
+        "echo 'outsider ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/outsider"
+        " && chmod 0440 /etc/sudoers.d/outsider"
+    )
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(here.parents[2] / "roles"), ANSIBLE_NOCOLOR="1")
+    try:
+        run = subprocess.run(
+            [
+                "ansible-playbook",
+                "-i",
+                os.environ["MOLECULE_INVENTORY_FILE"],
+                "-l",
+                _name(host),
+                "-e",
+                "ansible_user=outsider",
+                str(here / "socket_denied.yml"),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    finally:
+        host.run("rm -f /etc/sudoers.d/outsider; userdel -r outsider")
+    assert run.returncode != 0, run.stdout
+    output = " ".join((run.stdout + run.stderr).split())  # the callback wraps long lines
+    assert "User outsider cannot use the Docker engine" in output, output
+    assert "permission denied" in output
+    assert "Add the user to openclaw_docker_users" in output
