@@ -31,6 +31,7 @@ _log = logging.getLogger("openclaw_runtime.auth")
 # key id from a wrong secret, an expired or a revoked key.
 _UNAUTHORIZED = "missing or invalid API key (send 'Authorization: Bearer <key>' or 'X-API-Key')"
 _DUMMY_DIGEST = "0" * 64
+_MAX_AUDIT_PATH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ class Authenticator:
         endpoint = endpoint or classify(method, path)
         if endpoint.open:
             return None
+        path = path[:_MAX_AUDIT_PATH]  # only used for the audit trail from here on
         addr = client_address(peer, forwarded_for, self.trusted)
         client = str(addr) if addr is not None else "unknown"
         blocked = self._failures.blocked_for(client)
