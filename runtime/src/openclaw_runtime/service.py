@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from .batching import Batcher, BatchRecord
 from .config import Settings
 from .errors import InvalidInput, ModelNotReady, OpenClawError
 from .metrics import Metrics, ModelStats
+from .models.control import CONTROL_ENV, read_actions, write_action
 from .models.repository import Changes, IndexEntry, ModelRepository
 from .models.session import LoadedModel, SessionOptions
 from .protocol.datatypes import DATATYPES
@@ -31,6 +33,8 @@ from .protocol.types import InferenceRequest, InferenceResponse, Tensor
 __all__ = ["InferenceService", "ResultCache"]
 
 log = logging.getLogger("openclaw.service")
+
+CONTROL_INTERVAL = 0.5  # seconds between scans of the shared repository actions
 
 
 class ResultCache(Protocol):
@@ -85,6 +89,10 @@ class InferenceService:
         self._started = False
         self._draining = False
         self._poller: asyncio.Task | None = None
+        self._controller: asyncio.Task | None = None
+        # Shared with sibling workers: explicit load/unload actions (see models.control).
+        self.control_dir = os.environ.get(CONTROL_ENV) or None
+        self._applied: dict[str, int] = {}
         self.in_flight = 0
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -102,8 +110,15 @@ class InferenceService:
     async def start(self) -> None:
         """Load and warm up the start-up models, then start polling for changes."""
         wanted = self.settings.models.startup_models
+        actions = read_actions(self.control_dir) if self.control_dir else {}
+        self._applied = {name: doc["seq"] for name, doc in actions.items()}
         for name in self.repository.names():
-            if "*" in wanted:
+            action = actions.get(name, {}).get("action")
+            if action == "unload":
+                continue  # unloaded through the API before this worker (re)started
+            if action == "load":
+                pass
+            elif "*" in wanted:
                 try:
                     if self.repository.config(name).load == "on_demand":
                         continue
@@ -118,6 +133,8 @@ class InferenceService:
             log.warning("start-up model not in repository", extra={"model": name})
         if self.settings.models.poll_interval_seconds > 0:
             self._poller = asyncio.create_task(self._poll_loop())
+        if self.control_dir:
+            self._controller = asyncio.create_task(self._control_loop())
         self._started = True
 
     def begin_drain(self) -> None:
@@ -126,8 +143,9 @@ class InferenceService:
 
     async def close(self) -> None:
         """Stop polling and release sessions."""
-        if self._poller is not None:
-            self._poller.cancel()
+        for task in (self._poller, self._controller):
+            if task is not None:
+                task.cancel()
         for loaded in self.repository.loaded():
             if loaded.scheduler is not None:
                 loaded.scheduler.close()
@@ -143,6 +161,25 @@ class InferenceService:
                 self._apply(changes)
             except Exception:
                 log.exception("repository poll failed")
+
+    async def _control_loop(self) -> None:
+        """Apply load/unload actions that sibling workers received through the API."""
+        me = os.getpid()
+        while True:
+            await asyncio.sleep(CONTROL_INTERVAL)
+            try:
+                for name, doc in read_actions(self.control_dir).items():
+                    if doc["seq"] <= self._applied.get(name, 0):
+                        continue
+                    self._applied[name] = doc["seq"]
+                    if doc.get("origin") == me:
+                        continue
+                    if doc["action"] == "unload":
+                        await self.unload(name)
+                    else:
+                        await self.load(name, raise_errors=False)
+            except Exception:
+                log.exception("applying repository actions failed")
 
     # --- repository operations -----------------------------------------------------------
 
@@ -209,10 +246,17 @@ class InferenceService:
             found = self._stats[key] = ModelStats(name, version)
         return found
 
-    async def load(self, name: str, *, raise_errors: bool = True) -> Changes:
-        """Load (or reload) a model in the background thread and publish its versions."""
+    async def load(
+        self, name: str, *, raise_errors: bool = True, broadcast: bool = False
+    ) -> Changes:
+        """Load (or reload) a model in the background thread and publish its versions.
+
+        ``broadcast`` (the repository API) also tells the sibling workers.
+        """
         lock = self._load_locks.setdefault(name, asyncio.Lock())
         async with lock:
+            if broadcast:
+                self._broadcast(name, "load")
             loop = asyncio.get_running_loop()
             changes = await loop.run_in_executor(self._loader, self.repository.load, name)
             self._apply(changes)
@@ -227,13 +271,19 @@ class InferenceService:
                 ) from None
         return changes
 
-    async def unload(self, name: str) -> Changes:
+    async def unload(self, name: str, *, broadcast: bool = False) -> Changes:
         """Unload every version of a model (in-flight requests finish first)."""
         lock = self._load_locks.setdefault(name, asyncio.Lock())
         async with lock:
             changes = self.repository.unload(name)
             self._apply(changes)
+            if broadcast:
+                self._broadcast(name, "unload")
         return changes
+
+    def _broadcast(self, name: str, action: str) -> None:
+        if self.control_dir:
+            self._applied[name] = write_action(self.control_dir, name, action)
 
     def index(self, *, ready_only: bool = False) -> list[IndexEntry]:
         """Return the repository index."""

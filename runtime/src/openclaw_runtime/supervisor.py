@@ -137,6 +137,9 @@ def serve(settings: Settings) -> int:
         ) from exc
     port = reservation.getsockname()[1]
     metrics_dir = _prepare_metrics_dir(settings)
+    # Shared by the workers: repository load/unload actions (models.control).
+    control_dir = tempfile.mkdtemp(prefix="openclaw-control-")
+    os.environ["OPENCLAW_CONTROL_DIR"] = control_dir
     ctx = mp.get_context("spawn")
     slots = [_Slot(ctx, settings, port, workers, i) for i in range(workers)]
     stopping = False
@@ -171,6 +174,7 @@ def serve(settings: Settings) -> int:
         reservation.close()
         if metrics_dir and not settings.metrics.multiproc_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(control_dir, ignore_errors=True)
     log.info("stopped")
     return 0
 

@@ -122,3 +122,29 @@ def test_a_corrupt_new_version_keeps_the_old_one_serving(reload_server, demo_onn
     assert load.errors == [] and set(load.versions) == {current}
     status, doc = srv.json("POST", f"/v2/models/digits/versions/{bad}/infer", json.loads(BODY))
     assert status == 503 and "checksum" in doc["error"]
+    shutil.rmtree(vdir)  # later tests reload the model; leave no broken newest version
+
+
+def all_workers_answer(srv, status: int, tries: int = 20) -> bool:
+    """True when ``tries`` requests in a row (spread over the workers) get ``status``."""
+    body = json.loads(BODY)
+    return all(srv.json("POST", "/v2/models/digits/infer", body)[0] == status for _ in range(tries))
+
+
+def wait_until(predicate, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_unload_and_load_reach_every_worker(reload_server):
+    srv = reload_server
+    assert srv.json("POST", "/v2/repository/models/digits/unload")[0] == 200
+    assert wait_until(lambda: all_workers_answer(srv, 503)), "a worker still serves after unload"
+    status, doc = srv.json("POST", "/v2/models/digits/infer", json.loads(BODY))
+    assert status == 503 and "not ready" in doc["error"]
+    assert srv.json("POST", "/v2/repository/models/digits/load")[0] == 200
+    assert wait_until(lambda: all_workers_answer(srv, 200)), "a worker did not load again"

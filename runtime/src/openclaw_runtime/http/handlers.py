@@ -222,13 +222,13 @@ async def repository_index(request: web.Request) -> web.Response:
 
 async def repository_load(request: web.Request) -> web.Response:
     """POST /v2/repository/models/{model}/load."""
-    await _service(request).load(request.match_info["model"])
+    await _service(request).load(request.match_info["model"], broadcast=True)
     return _json({})
 
 
 async def repository_unload(request: web.Request) -> web.Response:
     """POST /v2/repository/models/{model}/unload."""
-    await _service(request).unload(request.match_info["model"])
+    await _service(request).unload(request.match_info["model"], broadcast=True)
     return _json({})
 
 
