@@ -2,7 +2,9 @@
 
 An attacker container on the scenario's network scans both hosts; the other
 test host is the one "internal" source. Published container ports are the
-Docker-like DNAT set up in prepare.yml (443 allowed, 8000 internal, 8081 not).
+container's ports from prepare.yml (443 allowed, 8000 internal, 8081 not):
+a real Docker engine and container on the Debian 12 host, Docker's DNAT and
+chains emulated around a network namespace on the Debian 13 host.
 """
 
 import re
@@ -81,6 +83,23 @@ def test_ssh_login_still_works(host, attacker):
 def test_published_ports_pass_through_the_openclaw_chain(host):
     rules = host.check_output("iptables -S DOCKER-USER").splitlines()
     assert rules[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER"
+
+
+def test_docker_user_policy_returns_when_docker_starts(host, attacker):
+    if not host.exists("dockerd"):
+        pytest.skip("Docker is emulated on this host")
+    # Lose the rules as a reboot would, then start Docker again.
+    host.check_output("iptables -F DOCKER-USER && iptables -F OPENCLAW-DOCKER && iptables -X OPENCLAW-DOCKER")
+    assert _scan(attacker, _name(host))[8081] == "open"
+    host.check_output("systemctl restart docker")
+    deadline = time.monotonic() + 60
+    while "mol-web" not in host.check_output("docker ps --format '{{.Names}}'"):
+        assert time.monotonic() < deadline, "the published container did not come back after the Docker restart"
+        time.sleep(2)
+    assert host.check_output("iptables -S DOCKER-USER").splitlines()[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER"
+    states = _scan(attacker, _name(host))
+    assert states[8081] == "filtered"
+    assert states[443] == "open"
 
 
 def test_no_rollback_timer_left_after_a_confirmed_change(host):
