@@ -21,13 +21,25 @@ FILTERED = {6379, 8000, 8081, 9999}
 
 
 def _docker(*args, check=True, timeout=120):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=check, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
 def attacker():
     name = f"openclaw-mol-firewall-attacker-{uuid.uuid4().hex[:6]}"
-    _docker("run", "-d", "--name", name, "--network", NETWORK, "openclaw-test/attacker:latest", "sleep", "infinity")
+    _docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        NETWORK,
+        "openclaw-test/attacker:latest",
+        "sleep",
+        "infinity",
+    )
     try:
         yield name
     finally:
@@ -44,7 +56,20 @@ def _other(host):
 
 def _scan(attacker, target):
     ports = ",".join(str(p) for p in sorted(OPEN | FILTERED))
-    out = _docker("exec", attacker, "nmap", "-Pn", "-T4", "--max-retries", "1", "-p", ports, "-oG", "-", target).stdout
+    out = _docker(
+        "exec",
+        attacker,
+        "nmap",
+        "-Pn",
+        "-T4",
+        "--max-retries",
+        "1",
+        "-p",
+        ports,
+        "-oG",
+        "-",
+        target,
+    ).stdout
     return {int(p): state for p, state in re.findall(r"(\d+)/(\w+)/tcp", out)}
 
 
@@ -75,8 +100,21 @@ def test_internal_ports_open_to_the_internal_source_only(host):
 
 
 def test_ssh_login_still_works(host, attacker):
-    ssh = ["sshpass", "-p", "probe-pass", "ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-           "-o", "ConnectTimeout=5", f"probe@{_name(host)}", "id", "-un"]
+    ssh = [
+        "sshpass",
+        "-p",
+        "probe-pass",
+        "ssh",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=5",
+        f"probe@{_name(host)}",
+        "id",
+        "-un",
+    ]
     assert _docker("exec", attacker, *ssh).stdout.strip() == "probe"
 
 
@@ -89,21 +127,30 @@ def test_docker_user_policy_returns_when_docker_starts(host, attacker):
     if not host.exists("dockerd"):
         pytest.skip("Docker is emulated on this host")
     # Lose the rules as a reboot would, then start Docker again.
-    host.check_output("iptables -F DOCKER-USER && iptables -F OPENCLAW-DOCKER && iptables -X OPENCLAW-DOCKER")
+    host.check_output(
+        "iptables -F DOCKER-USER && iptables -F OPENCLAW-DOCKER && iptables -X OPENCLAW-DOCKER"
+    )
     assert _scan(attacker, _name(host))[8081] == "open"
     host.check_output("systemctl restart docker")
     deadline = time.monotonic() + 60
     while "mol-web" not in host.check_output("docker ps --format '{{.Names}}'"):
-        assert time.monotonic() < deadline, "the published container did not come back after the Docker restart"
+        assert time.monotonic() < deadline, (
+            "the published container did not come back after the Docker restart"
+        )
         time.sleep(2)
-    assert host.check_output("iptables -S DOCKER-USER").splitlines()[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER"
+    assert (
+        host.check_output("iptables -S DOCKER-USER").splitlines()[1]
+        == "-A DOCKER-USER -j OPENCLAW-DOCKER"
+    )
     states = _scan(attacker, _name(host))
     assert states[8081] == "filtered"
     assert states[443] == "open"
 
 
 def test_no_rollback_timer_left_after_a_confirmed_change(host):
-    assert host.run("systemctl is-active openclaw-firewall-rollback.timer").stdout.strip() != "active"
+    assert (
+        host.run("systemctl is-active openclaw-firewall-rollback.timer").stdout.strip() != "active"
+    )
 
 
 def test_rollback_timer_restores_the_previous_rules(host):

@@ -9,7 +9,9 @@ SCRATCH = "/mnt/openclaw-scratch"
 
 
 def _mount(host, target):
-    out = json.loads(host.check_output(f"findmnt -J -o SOURCE,FSTYPE,OPTIONS --mountpoint {target}"))
+    out = json.loads(
+        host.check_output(f"findmnt -J -o SOURCE,FSTYPE,OPTIONS --mountpoint {target}")
+    )
     return out["filesystems"][0]
 
 
