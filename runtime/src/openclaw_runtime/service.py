@@ -380,8 +380,9 @@ def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str,
         return _raw_input(loaded, request.raw)
     feeds: dict[str, np.ndarray] = {}
     rows = -1
+    specs = loaded.input_specs
     for tensor in request.inputs:
-        spec = config.input(tensor.name)
+        spec = specs.get(tensor.name)
         if spec is None:
             raise InvalidInput(
                 f"unknown input '{tensor.name}' for model '{loaded.name}'; it takes "

@@ -245,8 +245,11 @@ def add_routes(app: web.Application) -> None:
     """Register every route of the Open Inference Protocol and its extensions."""
     m = "/v2/models/{model}"
     v = m + "/versions/{version}"
+    # aiohttp matches resources in registration order: the hot route goes first.
     app.router.add_routes(
         [
+            web.post(m + "/infer", infer),
+            web.post(v + "/infer", infer),
             web.get("/v2/health/live", live),
             web.get("/v2/health/ready", ready),
             web.get("/v2", server_metadata),
@@ -259,8 +262,6 @@ def add_routes(app: web.Application) -> None:
             web.get(v + "/config", model_config),
             web.get(m + "/stats", model_stats),
             web.get(v + "/stats", model_stats),
-            web.post(m + "/infer", infer),
-            web.post(v + "/infer", infer),
             web.post("/v2/repository/index", repository_index),
             web.post("/v2/repository/models/{model}/load", repository_load),
             web.post("/v2/repository/models/{model}/unload", repository_unload),

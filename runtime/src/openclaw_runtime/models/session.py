@@ -52,6 +52,14 @@ class LoadedModel:
     # Set by the service layer (the batcher of this version); the core keeps it opaque.
     scheduler: Any = None
 
+    @property
+    def input_specs(self) -> dict[str, TensorSpec]:
+        """Return the declared inputs by name (built once)."""
+        specs = self.__dict__.get("_input_specs")
+        if specs is None:
+            specs = self.__dict__["_input_specs"] = {s.name: s for s in self.config.inputs}
+        return specs
+
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run the session on ``feeds`` and return outputs in ``output_names`` order."""
         return self.session.run(self.output_names, feeds)
