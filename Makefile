@@ -42,14 +42,11 @@ molecule: ## Run one Molecule scenario: make molecule S=preflight
 	@test -n "$(S)" || { echo "usage: make molecule S=<scenario>  (one of: $(SCENARIOS))"; exit 2; }
 	@scripts/run-phase.sh "molecule:$(S)" molecule test -s $(S)
 
-molecule-all: ## Run every Molecule scenario
-	@for s in $(SCENARIOS); do scripts/run-phase.sh "molecule:$$s" molecule test -s $$s || exit 1; done
+molecule-all: ## Run every Molecule scenario (light ones 2 at a time, load tests alone)
+	@scripts/molecule-all.sh
 
 test: ## Everything: bootstrap, lint, unit tests, every Molecule scenario
-	@rm -f .cache/phases.tsv
-	@scripts/run-phase.sh bootstrap scripts/bootstrap.sh
-	@$(MAKE) --no-print-directory lint unit molecule-all
-	@scripts/phase-report.sh
+	@scripts/test.sh
 
 demo: ## Provision the sandbox host with the whole stack and show it serving
 	@scripts/bootstrap.sh

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run every Molecule scenario for `make test`.
+# Light scenarios (package installs, mostly waiting on the mirror) run
+# OPENCLAW_MOLECULE_JOBS at a time (default 2); scenarios that put load on
+# the machine (load gates, load tests) run afterwards, one at a time, so
+# their latency figures are not disturbed. Each scenario's output goes to
+# .cache/logs/molecule-<scenario>.log; a failure prints the end of its log.
+# Usage: molecule-all.sh [SCENARIO...]   (default: every molecule/*/molecule.yml)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${OPENCLAW_MOLECULE_JOBS:-2}
+# Scenarios that must run alone (they measure latency under load).
+SERIAL=${OPENCLAW_MOLECULE_SERIAL:-"runtime default"}
+LOGS=.cache/logs
+mkdir -p "$LOGS"
+
+if [ $# -gt 0 ]; then
+    scenarios=("$@")
+else
+    mapfile -t scenarios < <(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done)
+fi
+
+parallel=()
+serial=()
+for s in "${scenarios[@]}"; do
+    [ "$s" = _shared ] && continue
+    if [[ " $SERIAL " == *" $s "* ]]; then serial+=("$s"); else parallel+=("$s"); fi
+done
+
+run_one() {
+    local s=$1 log=$LOGS/molecule-$1.log
+    if scripts/run-phase.sh "molecule:$s" molecule test -s "$s" >"$log" 2>&1; then
+        echo "==> [molecule:$s] ok ($(tail -1 "$log" | sed 's/.* in //'))"
+    else
+        echo "==> [molecule:$s] FAILED; last lines of $log:"
+        grep -v '^\s*$' "$log" | tail -n 120 | sed 's/^/    /'
+        return 1
+    fi
+}
+export -f run_one
+export LOGS
+
+fail=0
+if [ ${#parallel[@]} -gt 0 ]; then
+    echo "==> [molecule] ${parallel[*]} ($JOBS at a time; logs in $LOGS/)"
+    printf '%s\n' "${parallel[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one {}' || fail=1
+fi
+for s in "${serial[@]}"; do
+    echo "==> [molecule] $s (alone)"
+    run_one "$s" || fail=1
+done
+exit $fail
