@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make bench: performance figures, always as ratios against baselines
+# measured in the same run (never timed unit tests).
+#   1. runtime/bench/run.py: the runtime with the demo model vs a bare
+#      aiohttp JSON echo (ceiling), MLServer and FastAPI+uvicorn (wrk,
+#      1 and 64 connections, JSON and binary bodies, RSS per process)
+#   2. runtime/bench/auth_cache.py: auth on/off, result cache at a 50% hit rate
+#   3. openclaw-model bench: INT8 vs FP32 on the demo model and a 1024-1024-512 MLP
+# Results: artifacts/bench/*.json. BENCH_DURATION (s) shortens or lengthens runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/.venv/bin:$PATH
+DURATION=${BENCH_DURATION:-10}
+mkdir -p artifacts/bench .cache/bench
+command -v wrk >/dev/null || scripts/bootstrap.sh apt
+
+echo "==> [bench] 1/3 runtime vs peers (wrk, ${DURATION}s per point)"
+python runtime/bench/run.py --duration "$DURATION"
+
+echo "==> [bench] 2/3 auth and cache overhead"
+python runtime/bench/auth_cache.py --seconds "$DURATION" --out artifacts/bench/auth_cache.json
+
+echo "==> [bench] 3/3 INT8 vs FP32 (demo model and a compute-bound MLP)"
+repo=.cache/bench/models
+[ -d "$repo/digits/2" ] || openclaw-model build-demo --to "$repo" --quiet
+openclaw-model bench "$repo/digits/2" --against 1 --mlp --json > artifacts/bench/int8.json
+python - <<'PY'
+import json
+data = json.load(open("artifacts/bench/int8.json"))
+print("%-24s %6s %14s %14s %9s %9s" % ("model", "batch", "fp32 rows/s", "int8 rows/s", "x wall", "x cpu"))
+for m in data["models"]:
+    fp32, int8 = (str(v) for v in m["versions"])
+    for r in m["results"]:
+        print("%-24s %6d %14.0f %14.0f %8.2fx %8.2fx" % (
+            m["model"], r["batch"], r[fp32]["rows_per_s"], r[int8]["rows_per_s"],
+            r["speedup"], r["speedup_cpu"]))
+PY
+echo "==> [bench] results in artifacts/bench/"
