@@ -70,7 +70,8 @@ async def test_requests_accumulate_while_a_batch_runs_up_to_max_batch_size():
     first = asyncio.create_task(batcher.infer(rows(1)))
     await asyncio.to_thread(model.started.wait, 5)
     rest = [asyncio.create_task(batcher.infer(rows(i))) for i in range(6)]
-    await asyncio.sleep(0.01)
+    while batcher.queue_depth < 6:  # all six queued behind the running batch
+        await asyncio.sleep(0)
     model.gate.set()
     await asyncio.gather(first, *rest)
     assert model.batches == [1, 4, 2]
@@ -149,13 +150,32 @@ async def test_both_execution_modes_give_the_same_results(execution):
 async def test_max_queue_delay_waits_for_a_fuller_batch_after_a_run():
     model = Model()
     model.gate.clear()
-    batcher = make(model, max_batch_size=3, max_queue_delay_us=200_000)
+    # A delay far longer than the test: only a full batch can end the wait.
+    batcher = make(model, max_batch_size=2, max_queue_delay_us=600_000_000)
     first = asyncio.create_task(batcher.infer(rows(1)))
     await asyncio.to_thread(model.started.wait, 5)
     second = asyncio.create_task(batcher.infer(rows(2)))
-    await asyncio.sleep(0)
+    while batcher.queue_depth < 1:
+        await asyncio.sleep(0)
     model.gate.set()
     await first
+    await asyncio.sleep(0)  # the batcher's next turn: it holds the partial batch
+    assert not second.done() and batcher.queue_depth == 1
     third = asyncio.create_task(batcher.infer(rows(3)))
     await asyncio.gather(second, third)
     assert model.batches == [1, 2]
+
+
+async def test_max_queue_delay_is_bounded_from_the_arrival():
+    model = Model()
+    model.gate.clear()
+    batcher = make(model, max_batch_size=8, max_queue_delay_us=20_000)
+    first = asyncio.create_task(batcher.infer(rows(1)))
+    await asyncio.to_thread(model.started.wait, 5)
+    second = asyncio.create_task(batcher.infer(rows(2)))
+    while batcher.queue_depth < 1:
+        await asyncio.sleep(0)
+    model.gate.set()
+    # No third request: the partial batch runs once its delay has passed.
+    await asyncio.gather(first, second)
+    assert model.batches == [1, 1]

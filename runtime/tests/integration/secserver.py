@@ -15,11 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 import yaml
 from cryptography.fernet import Fernet
@@ -50,20 +49,36 @@ def free_port() -> int:
 
 
 def ensure_debian_package(binary: str, package: str) -> str:
-    """Return the path of ``binary``, installing the Debian ``package`` first if missing."""
+    """Return the path of ``binary``, installing the Debian ``package`` first if missing.
+
+    The bootstrap installs these packages (``requirements/apt.txt``); on a machine without
+    them the test installs them, and fails (never skips) with the reason if it cannot.
+    """
     found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
     if found:
         return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=600,
+    hint = (
+        f"{binary} is missing: install the Debian package {package!r} "
+        "(listed in requirements/apt.txt, installed by scripts/bootstrap.sh)"
     )
+    if shutil.which("apt-get") is None:
+        pytest.fail(f"{hint}; no apt-get on this machine to do it here")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q"]
+    install += ["--no-install-recommends", package]
+    # A fresh machine may have no package lists yet: update once, then retry.
+    attempts = (install, ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], install)
+    proc = None
+    for cmd in attempts:
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+        if cmd is install and proc.returncode == 0:
+            break
     found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
-    assert found, f"{package} installed but {binary} not found"
+    if not found:
+        output = (proc.stdout + proc.stderr)[-2000:] if proc is not None else ""
+        pytest.fail(f"{hint}; installing it here failed:\n{output}")
     return found
 
 
@@ -168,6 +183,7 @@ class RuntimeServer:
         """Start the server and wait until it is ready."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
         self._log = open(self.log, "ab")
+        self._log_start = self._log.tell()
         self.proc = subprocess.Popen(
             [PY, "-m", "openclaw_runtime.cli", "serve", "--config", str(self.config)],
             stdout=self._log,
@@ -179,21 +195,49 @@ class RuntimeServer:
             self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 90) -> None:
-        """Poll readiness until 200 (fail with the server log if it exits or times out)."""
+        """Wait until every worker has logged "worker ready" (fail if the server exits)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"server exited {self.proc.returncode}:\n{self.log_text()}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/v2/health/ready", timeout=1
-                ) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            # Readiness probes could all land on the worker that is ready first (SO_REUSEPORT).
+            if len(self.ready_pids()) >= self.workers:
+                return
             time.sleep(0.1)
         raise AssertionError(f"server not ready after {timeout}s:\n{self.log_text()}")
+
+    @property
+    def workers(self) -> int:
+        """Return the configured number of worker processes."""
+        return int(yaml.safe_load(self.config.read_text())["server"]["workers"])
+
+    def ready_pids(self) -> set[int]:
+        """Return the pids of the workers that logged "worker ready" since the last start."""
+        with open(self.log, "rb") as fh:
+            fh.seek(getattr(self, "_log_start", 0))
+            text = fh.read().decode(errors="replace")
+        pids = set()
+        for line in text.splitlines():
+            if '"worker ready"' in line:
+                try:
+                    pids.add(json.loads(line)["pid"])
+                except ValueError:  # a line still being written
+                    continue
+        return pids
+
+    def reloads(self) -> int:
+        """Return how many key store reloads the workers have audited so far."""
+        return len(self.audit_events("keystore.reloaded"))
+
+    def wait_reloaded(self, since: int, timeout: float = 60) -> None:
+        """Wait until every worker audited a key store reload after the first ``since`` ones."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = self.audit_events("keystore.reloaded")[since:]
+            if len({e["pid"] for e in events}) >= self.workers:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"key store not reloaded by every worker after {timeout}s")
 
     def log_text(self) -> str:
         """Return what the server printed."""

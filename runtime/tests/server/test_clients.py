@@ -88,10 +88,18 @@ def test_concurrent_async_requests_are_batched(client, server):
     assert all(h.get_result().as_numpy("label").shape == (1,) for h in handles)
 
 
-def test_statistics_and_repository_through_tritonclient(client):
-    stats = client.get_inference_statistics("digits")
+def test_statistics_and_repository_through_tritonclient(server):
+    # Statistics are per worker process: one connection (one worker) serves both calls.
+    client = httpclient.InferenceServerClient(server.url, concurrency=1)
+    try:
+        inp = httpclient.InferInput("input", [1, 64], "FP32")
+        inp.set_data_from_numpy(digits(1))
+        client.infer("digits", [inp])
+        stats = client.get_inference_statistics("digits")
+        index = client.get_model_repository_index()
+    finally:
+        client.close()
     assert stats["model_stats"][0]["inference_stats"]["success"]["count"] > 0
-    index = client.get_model_repository_index()
     assert any(e["name"] == "digits" and e["state"] == "READY" for e in index)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+
 import numpy as np
 
 ROW = [0.5] * 64
@@ -45,7 +48,7 @@ def test_unknown_model_and_version_are_404_with_json_error(server):
         status, headers, body = server.request("GET", path)
         assert status == 404, path
         assert headers["Content-Type"] == "application/json"
-        assert "error" in __import__("json").loads(body)
+        assert "error" in json.loads(body)
     status, doc = server.json("POST", "/v2/models/nope/infer", infer_doc())
     assert status == 404 and "unknown model 'nope'" in doc["error"]
     status, doc = server.json("POST", "/v2/models/digits/versions/3/infer", infer_doc())
@@ -74,9 +77,20 @@ def test_output_selection(server):
 
 
 def test_statistics_in_triton_shape(server):
-    for _ in range(3):
-        server.json("POST", "/v2/models/digits/infer", infer_doc())
-    status, doc = server.json("GET", "/v2/models/digits/stats")
+    # Statistics are per worker process: the requests and the query share one keep-alive
+    # connection, hence one worker.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for _ in range(3):
+            conn.request("POST", "/v2/models/digits/infer", json.dumps(infer_doc()).encode())
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.read()
+            resp.read()
+        conn.request("GET", "/v2/models/digits/stats")
+        resp = conn.getresponse()
+        status, doc = resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
     assert status == 200
     [entry] = doc["model_stats"]
     assert entry["name"] == "digits" and entry["version"] == "1"

@@ -73,6 +73,29 @@ def wait_for_version(server, version: str, timeout: float = 60) -> None:
     pytest.fail(f"version {version} never served by all workers")
 
 
+def all_workers_answer(
+    srv, status: int, tries: int = 20, version: str | None = None, error: str = ""
+) -> bool:
+    """True when ``tries`` requests in a row (new connections, spread over the workers by
+    SO_REUSEPORT) get ``status`` and, if given, an error message containing ``error``."""
+    path = "/v2/models/digits" + (f"/versions/{version}" if version else "") + "/infer"
+    body = json.loads(BODY)
+    for _ in range(tries):
+        got, doc = srv.json("POST", path, body)
+        if got != status or error not in (doc.get("error", "") if got != 200 else ""):
+            return False
+    return True
+
+
+def wait_until(predicate, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 @pytest.fixture(scope="module")
 def reload_server(tmp_path_factory, demo_onnx):
     tmp = tmp_path_factory.mktemp("reload")
@@ -86,18 +109,23 @@ def reload_server(tmp_path_factory, demo_onnx):
 def test_new_versions_and_reloads_under_load_fail_no_request(reload_server, demo_onnx):
     srv = reload_server
     with Load(srv.port) as load:
-        time.sleep(0.5)
+        # Each step starts once the load has seen the version before it.
+        assert wait_until(lambda: "1" in load.versions)
         build_demo_model(srv.repo, version=2, onnx_bytes=demo_onnx)
         wait_for_version(srv, "2")
         for _ in range(3):  # explicit reloads of the repository extension, under load
             status, _ = srv.json("POST", "/v2/repository/models/digits/load")
             assert status == 200
+        assert wait_until(lambda: "2" in load.versions)
         build_demo_model(srv.repo, version=3, onnx_bytes=demo_onnx)
         wait_for_version(srv, "3")
+        assert wait_until(lambda: "3" in load.versions)
         shutil.rmtree(srv.repo / "digits" / "1")
-        time.sleep(1.0)
+        # Removing a retired version under load: the load goes on for 50 more requests.
+        served = len(load.statuses)
+        assert wait_until(lambda: len(load.statuses) > served + 50)
     assert load.errors == []
-    assert len(load.statuses) > 50 and set(load.statuses) == {200}
+    assert set(load.statuses) == {200}
     assert {"1", "2", "3"} <= set(load.versions)
 
 
@@ -105,39 +133,29 @@ def test_a_corrupt_new_version_keeps_the_old_one_serving(reload_server, demo_onn
     srv = reload_server
     current = srv.json("POST", "/v2/models/digits/infer", json.loads(BODY))[1]["model_version"]
     bad = int(current) + 1
-    with Load(srv.port, threads=3) as load:
-        vdir = build_demo_model(srv.repo, version=bad, onnx_bytes=demo_onnx)
-        data = bytearray((vdir / "model.onnx").read_bytes())
-        data[-10] ^= 0xFF
-        (vdir / "model.onnx").write_bytes(bytes(data))
-        deadline = time.monotonic() + 30
-        entry = None
-        while time.monotonic() < deadline:
-            index = srv.json("POST", "/v2/repository/index")[1]
-            entry = next((e for e in index if e["version"] == str(bad)), None)
-            if entry and "checksum" in entry["reason"]:
-                break
-            time.sleep(0.2)
-        assert entry and entry["state"] == "UNAVAILABLE" and "checksum" in entry["reason"]
-    assert load.errors == [] and set(load.versions) == {current}
-    status, doc = srv.json("POST", f"/v2/models/digits/versions/{bad}/infer", json.loads(BODY))
-    assert status == 503 and "checksum" in doc["error"]
-    shutil.rmtree(vdir)  # later tests reload the model; leave no broken newest version
+    # Corrupted before it enters the repository (a rename): no poll sees it intact.
+    staged = build_demo_model(srv.repo.parent / "staging", version=bad, onnx_bytes=demo_onnx)
+    data = bytearray((staged / "model.onnx").read_bytes())
+    data[-10] ^= 0xFF
+    (staged / "model.onnx").write_bytes(bytes(data))
+    vdir = srv.repo / "digits" / str(bad)
 
+    def reported() -> bool:
+        index = srv.json("POST", "/v2/repository/index")[1]
+        entry = next((e for e in index if e["version"] == str(bad)), None)
+        return bool(entry and entry["state"] == "UNAVAILABLE" and "checksum" in entry["reason"])
 
-def all_workers_answer(srv, status: int, tries: int = 20) -> bool:
-    """True when ``tries`` requests in a row (spread over the workers) get ``status``."""
-    body = json.loads(BODY)
-    return all(srv.json("POST", "/v2/models/digits/infer", body)[0] == status for _ in range(tries))
-
-
-def wait_until(predicate, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    try:
+        with Load(srv.port, threads=3) as load:
+            staged.rename(vdir)
+            assert wait_until(reported), "the index does not report the checksum mismatch"
+            # That was one worker's index: wait until every worker has tried the new version.
+            assert wait_until(
+                lambda: all_workers_answer(srv, 503, version=str(bad), error="checksum")
+            ), "a worker did not report the broken version"
+        assert load.errors == [] and set(load.versions) == {current}
+    finally:
+        shutil.rmtree(vdir, ignore_errors=True)  # later tests reload the model
 
 
 def test_unload_and_load_reach_every_worker(reload_server):

@@ -190,17 +190,19 @@ class Batcher:
             self._queue = rest
         return batch
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, hold: bool = False) -> None:
+        # ``hold``: called right after a run, when max_queue_delay_us may wait for a fuller
+        # batch; an idle model never waits (a lone request would pay the whole delay).
         self._scheduled = False
         self._timer = None
         if self._running or not self._queue:
             return
-        if self._delay_ns and self._batching:
+        if hold and self._delay_ns and self._batching:
             oldest = self._queue[0].arrival
             wait_ns = oldest + self._delay_ns - time.monotonic_ns()
             if wait_ns > 0 and self._queued_rows() < self._max_rows:
                 assert self._loop is not None
-                self._timer = self._loop.call_later(wait_ns / 1e9, self._dispatch)
+                self._timer = self._loop.call_later(wait_ns / 1e9, self._dispatch, True)
                 return
         batch = self._take_batch()
         if not batch:
@@ -270,6 +272,6 @@ class Batcher:
             if not self._scheduled and self._loop is not None:
                 # Next loop turn: requests read meanwhile join this batch.
                 self._scheduled = True
-                self._loop.call_soon(self._dispatch)
+                self._loop.call_soon(self._dispatch, True)
         elif self._closed:
             self._shutdown_executor()

@@ -145,9 +145,13 @@ class RedisTier:
         self.metrics.seconds.labels("redis", "set").observe(time.perf_counter() - start)
         self._succeeded(started)
 
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until the background writes started so far have finished (or failed)."""
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=timeout)
+
     async def close(self) -> None:
         """Wait briefly for pending writes, then close the pool."""
-        if self._writes:
-            await asyncio.wait(self._writes, timeout=self.timeout * 4)
+        await self.flush(self.timeout * 4)
         await self._client.aclose()
         await self._pool.disconnect()
