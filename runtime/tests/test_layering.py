@@ -34,3 +34,24 @@ def test_supervisor_does_not_import_onnxruntime():
     code = "import sys, openclaw_runtime.supervisor; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_worker_with_auth_and_redis_off_leaves_their_libraries_unimported():
+    # cryptography and redis-py cost a worker about 12 MB of its 100 MB budget.
+    code = (
+        "import sys, dataclasses\n"
+        "from openclaw_runtime.config import Settings\n"
+        "from openclaw_runtime.http.security import Security\n"
+        "import openclaw_runtime.http.worker\n"
+        "s = Settings()\n"
+        "s = dataclasses.replace(s, auth=dataclasses.replace(s.auth, enabled=False))\n"
+        "assert Security(s).cache is not None  # the in-process tier stays on\n"
+        "print(','.join(m for m in ('redis', 'cryptography') if m in sys.modules))\n"
+        "s = dataclasses.replace(s, cache=dataclasses.replace(s.cache, redis_url='redis://h:1/0'))\n"
+        "Security(s)\n"
+        "print('redis' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    unused, redis_with_url = out.stdout.splitlines()
+    assert unused == "", f"imported although not configured: {unused}"
+    assert redis_with_url == "True"

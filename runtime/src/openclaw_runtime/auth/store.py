@@ -20,18 +20,27 @@ import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from .errors import KeyStoreError
 from .keys import KeyHasher, KeyRecord
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 __all__ = ["KEY_ENV", "KeyStore", "StoreData", "load_fernet_key"]
 
 KEY_ENV = "OPENCLAW_KEY_STORE_KEY"
 _FORMAT = 1
 _log = logging.getLogger("openclaw_runtime.auth")
+
+
+def _fernet(key: bytes) -> Fernet:
+    # cryptography (with its own OpenSSL) adds about 7 MB to a process: imported only
+    # where a key store is used, not by workers running with auth off.
+    from cryptography.fernet import Fernet
+
+    return Fernet(key)
 
 
 def load_fernet_key(key_file: str = "", env: Mapping[str, str] | None = None) -> bytes:
@@ -62,7 +71,7 @@ def load_fernet_key(key_file: str = "", env: Mapping[str, str] | None = None) ->
             "`openclaw-runtime keys generate-store-key`"
         )
     try:
-        Fernet(raw)
+        _fernet(raw)
     except ValueError:
         raise KeyStoreError(
             f"{source}: not a Fernet key (expected 32 bytes, URL-safe base64, 44 characters)"
@@ -108,7 +117,7 @@ class KeyStore:
 
     def __init__(self, path: str | os.PathLike[str], fernet_key: bytes) -> None:
         self.path = Path(path)
-        self._fernet = Fernet(fernet_key)
+        self._fernet = _fernet(fernet_key)
         self._data: StoreData | None = None
         self._hasher: KeyHasher | None = None
         self._stamp: tuple[int, int, int] | None = None
@@ -123,6 +132,8 @@ class KeyStore:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _read(self) -> StoreData:
+        from cryptography.fernet import InvalidToken
+
         try:
             token = self.path.read_bytes()
         except FileNotFoundError:

@@ -11,7 +11,6 @@ from .codec import decode_outputs, encode_outputs
 from .hashing import IGNORED_PARAMETERS, cache_opt_out, request_key
 from .lru import LRUCache
 from .metrics import CacheMetrics, cache_metrics
-from .redis_tier import RedisTier
 from .service import ResultCache
 from .settings import CacheSettings
 
@@ -28,3 +27,12 @@ __all__ = [
     "encode_outputs",
     "request_key",
 ]
+
+
+def __getattr__(name: str):
+    # RedisTier imports redis-py (about 5 MB): only on first use.
+    if name == "RedisTier":
+        from .redis_tier import RedisTier
+
+        return RedisTier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,8 +17,10 @@ from .codec import decode_outputs, encode_outputs
 from .hashing import cache_opt_out, request_key
 from .lru import LRUCache
 from .metrics import CacheMetrics, cache_metrics
-from .redis_tier import RedisTier
 from .settings import CacheSettings
+
+if TYPE_CHECKING:
+    from .redis_tier import RedisTier
 
 __all__ = ["ResultCache"]
 
@@ -36,9 +38,12 @@ class ResultCache:
             if settings.enabled and settings.lru_entries > 0
             else None
         )
-        self.redis = (
-            RedisTier(settings, self.metrics) if settings.enabled and settings.redis_url else None
-        )
+        self.redis: RedisTier | None = None
+        if settings.enabled and settings.redis_url:
+            # redis-py costs a worker about 5 MB: imported only when a Redis URL is set.
+            from .redis_tier import RedisTier
+
+            self.redis = RedisTier(settings, self.metrics)
         self._excluded = set(settings.exclude_models)
         # Keys of lookups that missed, by the identity of their inputs, so that the store
         # after inference does not hash the same inputs again.
@@ -108,6 +113,8 @@ class ResultCache:
         self, model: Any, inputs: Mapping[str, np.ndarray], parameters: Any
     ) -> list[np.ndarray] | None:
         """Return cached outputs of ``model`` (a loaded version) for ``inputs``, or None."""
+        if not _cacheable(model):
+            return None
         key = self.key(model.name, model.version, inputs, parameters)
         if key is None:
             return None
@@ -126,6 +133,8 @@ class ResultCache:
         outputs: Sequence[np.ndarray],
     ) -> None:
         """Store the outputs of ``model`` for ``inputs`` (no-op when not cacheable)."""
+        if not _cacheable(model):
+            return
         pending = self._pending.pop(id(inputs), None)
         if pending is not None and pending[0] is inputs:
             key: str | None = pending[1]
@@ -138,3 +147,9 @@ class ResultCache:
         """Release the Redis pool."""
         if self.redis is not None:
             await self.redis.close()
+
+
+def _cacheable(model: Any) -> bool:
+    """Return False when the model's own config.yaml says ``cache: false``."""
+    config = getattr(model, "config", None)
+    return getattr(config, "cache", True) is not False

@@ -12,6 +12,7 @@ Example::
     version_policy: {latest: 1}  # or {specific: [1, 3]} or {all: true}
     load: startup                # or on_demand (LRU-evicted under memory pressure)
     labels: labels.txt           # optional, one label per line, relative to the model dir
+    cache: true                  # false: results are never cached (non-deterministic, sensitive)
     batching: {max_queue_delay_us: 0, max_queue_size: 2048}
 """
 
@@ -99,6 +100,8 @@ class ModelConfig:
     load: Literal["startup", "on_demand"] = "startup"
     labels: str | None = None
     warmup: bool = True
+    # False: the result cache never stores or serves this model's results.
+    cache: bool = True
     batching: ModelBatching = field(default_factory=ModelBatching)
     parameters: dict[str, Any] = field(default_factory=dict)
 
