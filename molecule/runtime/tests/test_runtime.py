@@ -244,6 +244,19 @@ def test_a_config_change_rolls_through_the_replicas_without_failing_a_request(
     assert sum(report["errors"].values()) == 0, report
 
 
+def test_a_port_conflict_names_the_process_holding_it(host):
+    host.check_output("systemd-run --unit=oc-foreign-8003 python3 -m http.server 8003")
+    try:
+        time.sleep(1)
+        run = _converge(host, "--tags", "runtime_replicas", "-e", "openclaw_runtime_replicas=3")
+    finally:
+        host.run("systemctl stop oc-foreign-8003")
+    assert run.returncode != 0
+    assert "port 8003: already in use by python3 PID" in run.stdout
+    # Nothing was started for the third replica.
+    assert host.run("docker inspect openclaw-runtime-3").rc != 0
+
+
 def test_load_gate_report_is_green(host):
     report = json.loads((ARTIFACTS / "loadgate" / f"{_name(host)}.json").read_text())
     assert report["requested_rate"] == 800
