@@ -60,7 +60,12 @@ venv() {
 }
 
 lock() {
-    "$VENV/bin/pip" freeze --exclude-editable | grep -v '^-e ' | sort > requirements/constraints.txt
+    "$VENV/bin/pip" check
+    {
+        echo "# Exact versions of every Python package in .venv (make lock re-freezes from .venv)."
+        echo "# Used as pip constraints by scripts/bootstrap.sh."
+        "$VENV/bin/pip" freeze --exclude-editable | grep -v '^-e ' | sort
+    } > requirements/constraints.txt
     say "wrote requirements/constraints.txt ($(wc -l < requirements/constraints.txt) pins)"
 }
 
