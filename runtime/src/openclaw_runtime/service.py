@@ -23,7 +23,7 @@ import numpy as np
 from .batching import Batcher, BatchRecord
 from .config import Settings
 from .errors import InvalidInput, ModelNotReady, OpenClawError
-from .metrics import Metrics, ModelStats
+from .metrics import Metrics, ModelStats, observe_many
 from .models.control import CONTROL_ENV, read_actions, write_action
 from .models.repository import Changes, IndexEntry, ModelRepository
 from .models.session import LoadedModel, SessionOptions
@@ -220,11 +220,15 @@ class InferenceService:
         def on_batch(record: BatchRecord) -> None:
             stats.batch_done(record.rows, record.queue_ns, record.compute_ns)
             if children is not None:
-                queue_h, compute_h, batch_h = children[3], children[4], children[5]
+                # One write per series and bucket for the whole batch (multiprocess writes
+                # are locked mmap updates), before any of its responses is sent.
+                ok_c, _, request_h, queue_h, compute_h, batch_h = children
                 batch_h.observe(record.rows)
                 compute_h.observe(record.compute_ns / 1e9)
-                for q in record.queue_ns:
-                    queue_h.observe(q / 1e9)
+                observe_many(queue_h, [q / 1e9 for q in record.queue_ns])
+                if record.ok:
+                    ok_c.inc(record.requests)
+                    observe_many(request_h, [r / 1e9 for r in record.request_ns])
 
         loaded.scheduler = Batcher(
             loaded.run,
@@ -309,6 +313,7 @@ class InferenceService:
         stats = self.stats_for(loaded.name, str(loaded.version))
         children = self.metrics.children(loaded.name, str(loaded.version)) if self.metrics else None
         ok = False
+        batched = False  # counted in the Prometheus series by the batch (on_batch)
         rows = 0
         self.in_flight += 1
         try:
@@ -323,7 +328,8 @@ class InferenceService:
                 if not isinstance(timeout, int) or timeout < 0:
                     over = loaded.config.batching.default_timeout_us
                     timeout = self.settings.batching.default_timeout_us if over is None else over
-                outputs = await loaded.scheduler.infer(feeds, timeout_us=timeout)
+                outputs = await loaded.scheduler.infer(feeds, timeout_us=timeout, started_ns=start)
+                batched = True
                 if self.cache is not None:
                     await self._cache_put(loaded, feeds, params, outputs)
             specs = loaded.config.outputs
@@ -338,7 +344,7 @@ class InferenceService:
             self.in_flight -= 1
             elapsed = time.monotonic_ns() - start
             stats.request_done(ok, elapsed, rows)
-            if children is not None:
+            if children is not None and not batched:
                 (children[0] if ok else children[1]).inc()
                 children[2].observe(elapsed / 1e9)
 

@@ -36,6 +36,8 @@ class BatchRecord:
     queue_ns: list[int]
     compute_ns: int
     ok: bool
+    # Per request: from ``started_ns`` (given to infer, else arrival) to the batch's end.
+    request_ns: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -46,6 +48,7 @@ class _Pending:
     arrival: int
     deadline: int
     signature: tuple = field(default=())
+    started: int = 0
 
 
 class Batcher:
@@ -91,9 +94,13 @@ class Batcher:
         return not self._queue and not self._running
 
     async def infer(
-        self, inputs: dict[str, np.ndarray], *, timeout_us: int = 0
+        self, inputs: dict[str, np.ndarray], *, timeout_us: int = 0, started_ns: int = 0
     ) -> list[np.ndarray]:
-        """Run ``inputs`` (batch dimension first) as part of a batch and return its outputs."""
+        """Run ``inputs`` (batch dimension first) as part of a batch and return its outputs.
+
+        ``started_ns`` (``time.monotonic_ns()``) is when the caller began handling the
+        request; the batch record reports each request's time from then.
+        """
         rows = 1
         if self._batching:
             first = next(iter(inputs.values()))
@@ -119,6 +126,7 @@ class Batcher:
             now,
             now + timeout_us * 1000 if timeout_us > 0 else 0,
             tuple((k, v.shape[1:], v.dtype) for k, v in inputs.items()) if self._batching else (),
+            started_ns or now,
         )
         self._queue.append(item)
         if item.deadline:
@@ -262,7 +270,12 @@ class Batcher:
         if self._on_batch is not None:
             self._on_batch(
                 BatchRecord(
-                    total, len(batch), [start - p.arrival for p in batch], end - start, exc is None
+                    total,
+                    len(batch),
+                    [start - p.arrival for p in batch],
+                    end - start,
+                    exc is None,
+                    [end - p.started for p in batch],
                 )
             )
         self._after_batch()

@@ -1,6 +1,6 @@
 """Metrics: Triton-shaped statistics and Prometheus families."""
 
-from .prom import CONTENT_TYPE_LATEST, Metrics, render
+from .prom import CONTENT_TYPE_LATEST, Metrics, observe_many, render
 from .stats import ModelStats
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "ModelStats", "render"]
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "ModelStats", "observe_many", "render"]

@@ -8,6 +8,8 @@ files of every worker.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
+from collections.abc import Sequence
 
 import psutil
 from prometheus_client import (
@@ -20,7 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _mp
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "render"]
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "observe_many", "render"]
 
 _LATENCY = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -94,6 +96,31 @@ class Metrics:
         """Record a version's load state and memory."""
         self.model_loaded.labels(model, version).set(1 if loaded else 0)
         self.model_memory.labels(model, version).set(memory if loaded else 0)
+
+
+def observe_many(child, values: Sequence[float]) -> None:
+    """Add many observations to a histogram series with one write per bucket touched.
+
+    In multiprocess mode every write is a locked mmap update (about 1 us); a batch of
+    32 requests observed one by one cost 33 writes for the sum and buckets alone.
+    """
+    buckets = getattr(child, "_buckets", None)
+    bounds = getattr(child, "_upper_bounds", None)
+    if len(values) < 3 or buckets is None or bounds is None:  # or not the layout we know
+        for value in values:
+            child.observe(value)
+        return
+    counts: dict[int, int] = {}
+    total = 0.0
+    for value in values:
+        i = bisect_left(bounds, value)  # the first bucket with value <= bound, like observe()
+        counts[i] = counts.get(i, 0) + 1
+        total += value
+    if not counts:
+        return
+    child._sum.inc(total)
+    for i, n in counts.items():
+        buckets[i].inc(n)
 
 
 def render() -> bytes:
