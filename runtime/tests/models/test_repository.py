@@ -188,6 +188,43 @@ def test_unload_and_load_again(tmp_path):
     assert repo.get("add").version == 1
 
 
+def test_reload_after_unload_falls_back_from_a_broken_newest_version(tmp_path):
+    add_model(tmp_path, "add", 1, small_model(), ADD_CONFIG)
+    repo = repo_of(tmp_path)
+    repo.load("add")
+    repo.unload("add")
+    vdir = add_model(tmp_path, "add", 2, small_model(), ADD_CONFIG)
+    (vdir / "model.onnx").write_bytes(b"garbage")  # manifest no longer matches
+    changes = repo.load("add")
+    assert [v.version for v in changes.published] == [1]
+    assert repo.get("add").version == 1  # unversioned requests: the newest that loads
+    with pytest.raises(ModelNotReady, match="checksum"):
+        repo.get("add", "2")
+    index = {e.version: (e.state, e.reason) for e in repo.index()}
+    assert index["1"] == ("READY", "")
+    assert index["2"][0] == "UNAVAILABLE" and "checksum" in index["2"][1]
+    # Once the newest version is repaired, it takes over and the fallback is retired.
+    add_model(tmp_path, "add", 2, small_model(), ADD_CONFIG)
+    changes = repo.poll()
+    assert [v.version for v in changes.published] == [2]
+    assert [v.version for v in changes.retired] == [1]
+    assert repo.get("add").version == 2
+
+
+def test_latest_two_skips_a_broken_version_and_a_specific_policy_does_not_fall_back(tmp_path):
+    config = ADD_CONFIG + "version_policy: {latest: 2}\n"
+    for version in (1, 2, 3):
+        add_model(tmp_path, "add", version, small_model(), config)
+    (tmp_path / "add" / "3" / "model.onnx").write_bytes(b"garbage")
+    repo = repo_of(tmp_path)
+    repo.load("add")
+    assert sorted(v.version for v in repo.loaded()) == [1, 2]
+    (tmp_path / "add" / "config.yaml").write_text(ADD_CONFIG + "version_policy: {specific: [3]}\n")
+    specific = repo_of(tmp_path)
+    specific.load("add")
+    assert specific.loaded() == []  # the operator named version 3: no other version instead
+
+
 def test_least_recently_used_on_demand_model_is_evicted(tmp_path):
     on_demand = ADD_CONFIG + "load: on_demand\n"
     for name in ("a", "b", "c"):

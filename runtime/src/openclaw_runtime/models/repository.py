@@ -219,25 +219,53 @@ class ModelRepository:
             if not selected:
                 model.reason = "no version directory with a model.onnx"
             for version in selected:
-                fingerprint = self._fingerprint(name, version)
-                current = model.versions.get(version)
-                same = model.fingerprints.get(version) == fingerprint
-                if current is not None and same and not config_changed:
-                    continue
-                if current is None and same and version in model.reasons and not explicit:
-                    continue  # failed before and nothing changed: do not retry in a loop
-                changes.merge(self._load_version(name, model, config, version, fingerprint))
-            # Retire versions outside the policy only once every selected version serves:
-            # a failed load of a new version leaves the old one serving.
+                self._ensure(name, model, config, version, config_changed, explicit, changes)
             complete = all(v in model.versions for v in selected)
-            for version in [v for v in model.versions if v not in selected and complete]:
+            keep = set(selected)
+            policy = config.version_policy
+            if not complete and not policy.all and policy.specific is None:
+                # latest(n) serves the newest n versions that load: a broken newest version
+                # (its reason stays in the index) falls back to the next older one.
+                want = policy.latest or 1
+                serving = [v for v in selected if v in model.versions]
+                for version in sorted((v for v in on_disk if v not in keep), reverse=True):
+                    if len(serving) >= want:
+                        break
+                    self._ensure(name, model, config, version, config_changed, explicit, changes)
+                    if version in model.versions:
+                        serving.append(version)
+                        keep.add(version)
+                complete = len(serving) >= want
+            # Retire versions outside the policy only once it is satisfied: a failed load
+            # of a new version leaves the old one serving.
+            for version in [v for v in model.versions if v not in keep and complete]:
                 changes.retired.append(model.versions.pop(version))
                 model.states.pop(version, None)
                 model.reasons.pop(version, None)
-            for version in [v for v in model.states if v not in selected]:
+            for version in [v for v in model.states if v not in keep]:
                 model.states.pop(version, None)
                 model.reasons.pop(version, None)
             return changes
+
+    def _ensure(
+        self,
+        name: str,
+        model: _Model,
+        config: ModelConfig,
+        version: int,
+        config_changed: bool,
+        explicit: bool,
+        changes: Changes,
+    ) -> None:
+        """Load ``version`` unless it already serves unchanged (or failed unchanged on a poll)."""
+        fingerprint = self._fingerprint(name, version)
+        current = model.versions.get(version)
+        same = model.fingerprints.get(version) == fingerprint
+        if current is not None and same and not config_changed:
+            return
+        if current is None and same and version in model.reasons and not explicit:
+            return  # failed before and nothing changed: do not retry in a loop
+        changes.merge(self._load_version(name, model, config, version, fingerprint))
 
     def _load_version(
         self, name: str, model: _Model, config: ModelConfig, version: int, fingerprint: tuple
