@@ -64,7 +64,11 @@ def test_file_holds_every_key_once(host):
         if line.strip() and not line.startswith("#")
     ]
     assert len(lines) == len(set(lines))
-    for key in list(LIVE) + ["kernel.kptr_restrict", "kernel.dmesg_restrict", "fs.protected_symlinks"]:
+    for key in list(LIVE) + [
+        "kernel.kptr_restrict",
+        "kernel.dmesg_restrict",
+        "fs.protected_symlinks",
+    ]:
         assert key in lines
     assert lines[0] == "net.ipv4.ip_forward"
 
