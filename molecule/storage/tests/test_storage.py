@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-DATA = "/var/lib/openclaw"
+DATA = "/srv/openclaw"
 SCRATCH = "/mnt/openclaw-scratch"
 
 
