@@ -1,0 +1,52 @@
+"""Behaviour of a host after the whole site.yml: the preflight report exists
+and passed, the engine runs, and the runtime answers an authenticated
+inference on every replica port with the load gate green."""
+
+import json
+import os
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+ARTIFACTS = Path(os.environ.get("OPENCLAW_ARTIFACTS", "artifacts/molecule/default"))
+PORTS = (8001, 8002)
+
+
+def _name(host):
+    return host.backend.get_hostname()
+
+
+@pytest.fixture(scope="module")
+def address(host):
+    container = docker.from_env().containers.get(_name(host))
+    return container.attrs["NetworkSettings"]["Networks"]["openclaw-mol-default"]["IPAddress"]
+
+
+def test_preflight_report_has_no_errors(host):
+    report = json.loads((ARTIFACTS / "preflight" / f"{_name(host)}.json").read_text())
+    errors = [c["message"] for c in report["checks"] if c["severity"] == "error"]
+    assert errors == []
+
+
+def test_engine_and_replicas_run(host):
+    assert host.service("docker").is_running
+    names = host.check_output("docker ps --filter health=healthy --format '{{.Names}}'").split()
+    assert sorted(names) == ["openclaw-runtime-1", "openclaw-runtime-2"]
+
+
+def test_authenticated_inference_on_every_port(host, address):
+    key = (ARTIFACTS / "keys" / f"{_name(host)}-admin.key").read_text().strip()
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [0.0] * 64}]}
+    for port in PORTS:
+        url = f"http://{address}:{port}/v2/models/digits/infer"
+        assert requests.post(url, json=body, timeout=5).status_code == 401
+        resp = requests.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+        assert resp.status_code == 200, resp.text
+        assert {o["name"] for o in resp.json()["outputs"]} >= {"label"}
+
+
+def test_load_gate_passed(host):
+    report = json.loads((ARTIFACTS / "loadgate" / f"{_name(host)}.json").read_text())
+    assert report["passed"] is True, report
