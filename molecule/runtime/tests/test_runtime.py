@@ -247,12 +247,17 @@ def test_a_config_change_rolls_through_the_replicas_without_failing_a_request(
 def test_a_port_conflict_names_the_process_holding_it(host):
     host.check_output("systemd-run --unit=oc-foreign-8003 python3 -m http.server 8003")
     try:
-        time.sleep(1)
+        for _ in range(50):
+            if ":8003 " in host.run("ss -Hltn 'sport = :8003'").stdout:
+                break
+            time.sleep(0.2)
         run = _converge(host, "--tags", "runtime_replicas", "-e", "openclaw_runtime_replicas=3")
     finally:
         host.run("systemctl stop oc-foreign-8003")
     assert run.returncode != 0
-    assert "port 8003: already in use by python3 PID" in run.stdout
+    # The YAML callback wraps long messages: compare with whitespace folded.
+    output = " ".join((run.stdout + run.stderr).split())
+    assert "port 8003: already in use by python3 PID" in output
     # Nothing was started for the third replica.
     assert host.run("docker inspect openclaw-runtime-3").rc != 0
 
