@@ -36,6 +36,17 @@ def test_engine_and_replicas_run(host):
     assert sorted(names) == ["openclaw-runtime-1", "openclaw-runtime-2"]
 
 
+def test_forwarding_on_for_the_docker_host(host):
+    # The scenario leaves openclaw_docker_enabled unset: the hardening must
+    # notice the engine site.yml installed (Debian's docker.io, dockerd in
+    # /usr/sbin) and keep forwarding on, live and at boot. Without it the
+    # DNAT'd calls to the published ports die in the kernel.
+    assert host.sysctl("net.ipv4.ip_forward") == 1
+    assert host.sysctl("net.ipv6.conf.all.forwarding") == 1
+    conf = host.file("/etc/sysctl.d/90-openclaw.conf").content_string.splitlines()
+    assert "net.ipv4.ip_forward = 1" in conf
+
+
 def test_authenticated_inference_on_every_port(host, address):
     key = (ARTIFACTS / "keys" / f"{_name(host)}-admin.key").read_text().strip()
     body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [0.0] * 64}]}
