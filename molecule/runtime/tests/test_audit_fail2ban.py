@@ -1,0 +1,181 @@
+"""The runtime's audit trail on the host and fail2ban's openclaw-auth jail end
+to end: every replica appends to /var/log/openclaw/audit.log, logrotate
+rotates it and the replicas reopen it, and a client that brute-forces API keys
+against a Docker-published replica port is banned before Docker's DNAT, so its
+connections to the published ports fail while a bystander still gets answers."""
+
+import json
+import time
+import uuid
+
+import pytest
+from attacker import attacker, scenario_network
+
+AUDIT_LOG = "/var/log/openclaw/audit.log"
+PORTS = (8001, 8002)
+
+
+def _name(host):
+    return host.backend.get_hostname()
+
+
+def _image_uid(host):
+    user = host.check_output("docker inspect -f '{{.Config.User}}' openclaw/runtime:0.1.0")
+    return int(user.split(":")[0])
+
+
+def _audit_lines(host, path=AUDIT_LOG):
+    out = host.check_output("cat %s", path)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def _wait_for(predicate, timeout=45.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1)
+    return predicate()
+
+
+def _bad_key_request(host, port, marker):
+    """One failed authentication against a replica, from the host itself; returns the HTTP code."""
+    return host.check_output(
+        "curl -s -o /dev/null -w '%%{http_code}' -H 'X-API-Key: not-a-key' "
+        "http://127.0.0.1:%s/v2/models/%s",
+        str(port),
+        marker,
+    )
+
+
+def _lines_with(host, marker, path=AUDIT_LOG):
+    return [
+        line
+        for line in _audit_lines(host, path)
+        if line.get("event") == "auth.failed" and marker in line.get("path", "")
+    ]
+
+
+def test_audit_log_is_a_host_file_owned_by_the_runtime_user(host):
+    log = host.file(AUDIT_LOG)
+    assert log.is_file
+    assert log.uid == _image_uid(host) != 0
+    assert log.mode == 0o640
+    directory = host.file("/var/log/openclaw")
+    # The directory stays root's: a replica can append to its log, nothing more.
+    assert (directory.uid, directory.mode) == (0, 0o755)
+    settings = host.check_output("cat /etc/openclaw/runtime.yaml")
+    assert f"audit_log: {AUDIT_LOG}" in settings
+    for replica in ("openclaw-runtime-1", "openclaw-runtime-2"):
+        mounts = json.loads(host.check_output("docker inspect -f '{{json .Mounts}}' %s", replica))
+        audit = [m for m in mounts if m["Destination"] == "/var/log/openclaw"]
+        assert audit and audit[0]["RW"] is True, mounts
+        assert json.loads(
+            host.check_output("docker inspect -f '{{json .HostConfig.ReadonlyRootfs}}' %s", replica)
+        )
+
+
+def test_every_replica_appends_auth_failures_to_the_one_file(host):
+    marker = f"witness-{uuid.uuid4().hex[:8]}"
+    for port in PORTS:
+        assert _bad_key_request(host, port, f"{marker}-{port}") == "401"
+    assert _wait_for(lambda: len(_lines_with(host, marker)) == 2, timeout=10), _audit_lines(host)[
+        -5:
+    ]
+    for line in _lines_with(host, marker):
+        # The stable prefix the fail2ban filter relies on, then the details.
+        assert list(line)[:3] == ["ts", "event", "client"]
+        assert line["reason"]
+        assert "not-a-key" not in json.dumps(line)
+    # No longer only on stderr: the replicas' container logs do not carry it.
+    for replica in ("openclaw-runtime-1", "openclaw-runtime-2"):
+        assert marker not in host.check_output("docker logs %s 2>&1", replica)
+
+
+def test_logrotate_rotates_the_log_and_the_replicas_reopen_it(host):
+    before = _bad_key_request(host, PORTS[0], "before-rotation")
+    assert before == "401"
+    old_inode = host.file(AUDIT_LOG).inode
+    host.check_output("logrotate --force /etc/logrotate.d/openclaw-runtime")
+    rotated = host.file(AUDIT_LOG + ".1")
+    assert rotated.is_file and rotated.inode == old_inode
+    new = host.file(AUDIT_LOG)
+    assert new.inode != old_inode
+    assert (new.uid, new.mode) == (_image_uid(host), 0o640)
+    marker = f"after-rotation-{uuid.uuid4().hex[:8]}"
+    # The postrotate SIGHUP reaches each replica's workers: new lines land in the new file.
+    for port in PORTS:
+        assert _wait_for(
+            lambda p=port: (
+                _bad_key_request(host, p, f"{marker}-{p}") == "401"
+                and _lines_with(host, f"{marker}-{p}")
+            ),
+            timeout=20,
+        ), _audit_lines(host)[-5:]
+    assert not _lines_with(host, marker, AUDIT_LOG + ".1")
+
+
+def test_the_jail_reads_the_audit_log_and_bans_before_docker_dnat(host):
+    assert host.check_output("fail2ban-client get openclaw-auth logpath").find(AUDIT_LOG) >= 0
+    actions = host.check_output("fail2ban-client get openclaw-auth actions")
+    assert "openclaw-prerouting-nftables" in actions
+
+
+@pytest.fixture
+def target(host):
+    """The test host's address on the scenario network."""
+    return host.check_output("ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1")
+
+
+def test_key_brute_force_on_a_published_port_is_banned_and_others_still_served(host, target):
+    network = scenario_network(__file__)
+    with attacker(network, "rt") as bad, attacker(network, "rt") as good:
+        status = ""
+        for _ in range(10):
+            status = host.check_output("fail2ban-client status openclaw-auth")
+            if bad.address in status:
+                break
+            bad.sh(
+                "curl -s -o /dev/null --max-time 5 -H 'Authorization: Bearer wrong-key' "
+                f"http://{target}:{PORTS[0]}/v2/models/digits",
+                timeout=20,
+            )
+        try:
+            assert _wait_for(
+                lambda: bad.address in host.check_output("fail2ban-client status openclaw-auth")
+            ), host.check_output("fail2ban-client status openclaw-auth")
+            # The failures came through Docker's DNAT with the attacker's own address.
+            assert any(line.get("client") == bad.address for line in _audit_lines(host))
+            # The ban sits in the prerouting chain, before the DNAT of the published ports.
+            chain = host.check_output("nft list chain inet f2b-table f2b-prerouting")
+            assert "hook prerouting" in chain
+            assert bad.address in host.check_output(
+                "nft list set inet f2b-table addr-set-openclaw-auth"
+            )
+            for port in PORTS:
+                blocked = bad.sh(
+                    f"curl -s -o /dev/null --max-time 5 http://{target}:{port}/v2/health/ready",
+                    timeout=20,
+                )
+                assert blocked.returncode != 0, (port, blocked)
+                served = good.sh(
+                    "curl -s -o /dev/null -w '%{http_code}' --max-time 5 "
+                    f"http://{target}:{port}/v2/health/ready",
+                    timeout=20,
+                )
+                assert served.stdout == "200", (port, served)
+            assert good.address not in host.check_output("fail2ban-client status openclaw-auth")
+        finally:
+            host.run("fail2ban-client set openclaw-auth unbanip %s", bad.address)
+        # Unbanned, the attacker's address is served again (the ban was the only block).
+        assert _wait_for(
+            lambda: (
+                bad.sh(
+                    "curl -s -o /dev/null -w '%{http_code}' --max-time 5 "
+                    f"http://{target}:{PORTS[0]}/v2/health/ready",
+                    timeout=20,
+                ).stdout
+                == "200"
+            ),
+            timeout=15,
+        )
