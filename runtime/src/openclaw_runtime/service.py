@@ -10,6 +10,7 @@ validation and before the batcher (fail-open), and any number of
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import os
@@ -24,6 +25,7 @@ from .batching import Batcher, BatchRecord
 from .config import Settings
 from .errors import InvalidInput, ModelNotReady, OpenClawError
 from .metrics import Metrics, ModelStats, observe_many
+from .metrics.stats import merge_entries
 from .models.control import CONTROL_ENV, read_actions, write_action
 from .models.repository import Changes, IndexEntry, ModelRepository
 from .models.session import LoadedModel, SessionOptions
@@ -93,6 +95,11 @@ class InferenceService:
         # Shared with sibling workers: explicit load/unload actions (see models.control).
         self.control_dir = os.environ.get(CONTROL_ENV) or None
         self._applied: dict[str, int] = {}
+        # Statistics shared with the siblings: <control dir>/stats/<pid>-<start ns>.json,
+        # kept after a worker exits so that /stats counts stay cumulative across restarts.
+        self._stats_dir = os.path.join(self.control_dir, "stats") if self.control_dir else None
+        self._stats_file = f"{os.getpid()}-{time.time_ns()}.json"
+        self._published = b""
         self.in_flight = 0
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -150,6 +157,7 @@ class InferenceService:
             if loaded.scheduler is not None:
                 loaded.scheduler.close()
         self._loader.shutdown(wait=False, cancel_futures=True)
+        self.publish_stats()
 
     async def _poll_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -180,6 +188,10 @@ class InferenceService:
                         await self.load(name, raise_errors=False)
             except Exception:
                 log.exception("applying repository actions failed")
+            try:
+                self.publish_stats()
+            except OSError as exc:
+                log.warning("cannot share statistics with sibling workers: %s", exc)
 
     # --- repository operations -----------------------------------------------------------
 
@@ -371,12 +383,51 @@ class InferenceService:
                 self.repository.get(name, version)
             else:
                 self.repository.config(name)
-        entries = [
-            s.to_dict()
-            for (n, v), s in sorted(self._stats.items())
-            if (name is None or n == name) and (version is None or v == version)
-        ]
-        return {"model_stats": entries}
+        entries = merge_entries([s.to_dict() for s in self._stats.values()] + self._siblings())
+        return {
+            "model_stats": [
+                e for e in entries if name in (None, e["name"]) and version in (None, e["version"])
+            ]
+        }
+
+    def publish_stats(self) -> None:
+        """Write this worker's statistics for its siblings' /stats answers (when changed).
+
+        Called every CONTROL_INTERVAL and at close, so a sibling's figures lag by at
+        most that interval.
+        """
+        if self._stats_dir is None:
+            return
+        raw = json.dumps([s.to_dict() for s in self._stats.values()]).encode()
+        if raw == self._published:
+            return
+        os.makedirs(self._stats_dir, exist_ok=True)
+        path = os.path.join(self._stats_dir, self._stats_file)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+        self._published = raw
+
+    def _siblings(self) -> list[dict[str, Any]]:
+        if self._stats_dir is None:
+            return []
+        try:
+            names = os.listdir(self._stats_dir)
+        except FileNotFoundError:
+            return []
+        out: list[dict[str, Any]] = []
+        for file in names:
+            if file == self._stats_file or not file.endswith(".json"):
+                continue
+            try:
+                with open(os.path.join(self._stats_dir, file), "rb") as fh:
+                    doc = json.loads(fh.read())
+            except (OSError, ValueError):
+                continue  # vanished or replaced while reading: the next answer has it
+            if isinstance(doc, list):
+                out.extend(e for e in doc if isinstance(e, dict) and "name" in e)
+        return out
 
 
 def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str, np.ndarray], int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 
 import numpy as np
 
@@ -77,8 +78,7 @@ def test_output_selection(server):
 
 
 def test_statistics_in_triton_shape(server):
-    # Statistics are per worker process: the requests and the query share one keep-alive
-    # connection, hence one worker.
+    # One keep-alive connection: the query reaches the worker that served the requests.
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         for _ in range(3):
@@ -101,6 +101,26 @@ def test_statistics_in_triton_shape(server):
     assert server.json("GET", "/v2/models/stats")[0] == 200
     assert server.json("GET", "/v2/models/digits/versions/1/stats")[0] == 200
     assert server.json("GET", "/v2/models/nope/stats")[0] == 404
+
+
+def _success_count(server) -> int:
+    status, doc = server.json("GET", "/v2/models/digits/versions/1/stats")
+    assert status == 200
+    [entry] = doc["model_stats"]
+    return entry["inference_stats"]["success"]["count"]
+
+
+def test_statistics_cover_every_worker(server):
+    """40 requests on 40 connections spread over both workers; every worker reports all."""
+    time.sleep(1.2)  # siblings publish every 0.5 s: let earlier tests' counts settle
+    before = {_success_count(server) for _ in range(6)}
+    assert len(before) == 1, f"workers disagree before the test: {before}"
+    for _ in range(40):
+        status, _ = server.json("POST", "/v2/models/digits/infer", infer_doc())
+        assert status == 200
+    time.sleep(1.2)
+    after = [_success_count(server) for _ in range(10)]  # new connections: both workers
+    assert after == [before.pop() + 40] * 10
 
 
 def test_repository_index(server):

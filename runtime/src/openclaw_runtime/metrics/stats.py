@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelStats"]
+__all__ = ["ModelStats", "merge_entries"]
 
 
 @dataclass(slots=True)
@@ -90,3 +90,53 @@ class ModelStats:
                 for size, slot in sorted(self.batches.items())
             ],
         }
+
+
+def _add_pair(into: dict[str, int], other: dict[str, int]) -> None:
+    into["count"] = into.get("count", 0) + int(other.get("count", 0))
+    into["ns"] = into.get("ns", 0) + int(other.get("ns", 0))
+
+
+def merge_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sum Triton ``model_stats`` entries of the same model version (one per worker process).
+
+    Counts and nanoseconds add up, ``last_inference`` is the newest, batch statistics
+    are merged by batch size. The result is sorted by model name and version.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:
+        key = (entry["name"], entry["version"])
+        into = merged.get(key)
+        if into is None:
+            merged[key] = {
+                "name": entry["name"],
+                "version": entry["version"],
+                "last_inference": entry["last_inference"],
+                "inference_count": entry["inference_count"],
+                "execution_count": entry["execution_count"],
+                "inference_stats": {k: dict(v) for k, v in entry["inference_stats"].items()},
+                "batch_stats": [
+                    {k: (dict(v) if isinstance(v, dict) else v) for k, v in b.items()}
+                    for b in entry["batch_stats"]
+                ],
+            }
+            continue
+        into["last_inference"] = max(into["last_inference"], entry["last_inference"])
+        into["inference_count"] += entry["inference_count"]
+        into["execution_count"] += entry["execution_count"]
+        for kind, pair in entry["inference_stats"].items():
+            _add_pair(into["inference_stats"].setdefault(kind, {"count": 0, "ns": 0}), pair)
+        sizes = {b["batch_size"]: b for b in into["batch_stats"]}
+        for b in entry["batch_stats"]:
+            slot = sizes.get(b["batch_size"])
+            if slot is None:
+                slot = sizes[b["batch_size"]] = {
+                    "batch_size": b["batch_size"],
+                    "compute_input": {"count": 0, "ns": 0},
+                    "compute_infer": {"count": 0, "ns": 0},
+                    "compute_output": {"count": 0, "ns": 0},
+                }
+            for phase in ("compute_input", "compute_infer", "compute_output"):
+                _add_pair(slot[phase], b.get(phase, {}))
+        into["batch_stats"] = [sizes[k] for k in sorted(sizes)]
+    return [merged[k] for k in sorted(merged)]
