@@ -454,16 +454,17 @@ def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str,
             )
         arr = tensor.data
         shape = arr.shape[1:] if batched else arr.shape
-        expected = ["-1" if d == -1 else str(d) for d in spec.shape]
-        want = f"[{'-1, ' if batched else ''}{', '.join(expected)}]"
-        if (
-            (batched and arr.ndim == 0)
-            or len(shape) != len(spec.shape)
-            or any(e not in (d, -1) for d, e in zip(shape, spec.shape, strict=True))
+        if (batched and arr.ndim == 0) or (
+            shape != spec.shape
+            and (
+                len(shape) != len(spec.shape)
+                or any(e not in (d, -1) for d, e in zip(shape, spec.shape, strict=True))
+            )
         ):
+            expected = ", ".join("-1" if d == -1 else str(d) for d in spec.shape)
             raise InvalidInput(
                 f"input '{tensor.name}': shape {list(arr.shape)} given, model '{loaded.name}' "
-                f"expects {want} (-1 = any size)"
+                f"expects [{'-1, ' if batched else ''}{expected}] (-1 = any size)"
             )
         if batched:
             if arr.shape[0] == 0:
