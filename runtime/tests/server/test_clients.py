@@ -47,6 +47,29 @@ def test_infer_json_and_binary(client, binary_in, binary_out):
     assert result.get_response()["id"] == "r1"
 
 
+@pytest.mark.parametrize("binary_out", [True, False])
+def test_classification_extension_through_tritonclient(client, binary_out):
+    """class_count=3: per row the top 3 as "score:index:label", best first."""
+    x = digits(4)
+    inp = httpclient.InferInput("input", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    plain = client.infer("digits", [inp]).as_numpy("probabilities")
+    out = httpclient.InferRequestedOutput("probabilities", binary_data=binary_out, class_count=3)
+    result = client.infer("digits", [inp], outputs=[out])
+    assert result.get_output("probabilities")["datatype"] == "BYTES"
+    top = result.as_numpy("probabilities")
+    assert top.shape == (4, 3)
+    for row, scores in zip(top, plain, strict=True):
+        parts = [(item.decode() if isinstance(item, bytes) else item).split(":") for item in row]
+        indices = [int(p[1]) for p in parts]
+        assert indices == list(np.argsort(-scores, kind="stable")[:3])
+        # The demo model's labels file names the digits "0".."9".
+        assert [p[2] for p in parts] == [str(i) for i in indices]
+        np.testing.assert_array_equal(
+            np.array([float(p[0]) for p in parts], np.float32), scores[indices]
+        )
+
+
 def test_predictions_are_right_for_most_digits(client):
     from openclaw_runtime.models.demo import load_digits_split
 

@@ -25,7 +25,34 @@ def test_health(server):
 def test_server_metadata_lists_the_extensions(server):
     status, doc = server.json("GET", "/v2")
     assert status == 200 and doc["name"] == "openclaw-runtime"
-    assert {"binary_tensor_data", "model_repository", "statistics"} <= set(doc["extensions"])
+    assert set(doc["extensions"]) == {
+        "binary_tensor_data",
+        "model_repository",
+        "statistics",
+        "model_configuration",
+        "parameters",
+        "classification",
+    }
+
+
+def test_classification_caps_k_and_rejects_bad_values(server):
+    doc = infer_doc(2)
+    doc["outputs"] = [
+        {"name": "label"},
+        {"name": "probabilities", "parameters": {"classification": 50}},
+    ]
+    status, body = server.json("POST", "/v2/models/digits/infer", doc)
+    assert status == 200, body
+    by_name = {o["name"]: o for o in body["outputs"]}
+    assert by_name["label"]["datatype"] == "INT64"
+    top = by_name["probabilities"]
+    assert top["datatype"] == "BYTES" and top["shape"] == [2, 10]  # capped at 10 classes
+    first = top["data"][0].split(":")
+    assert int(first[1]) == by_name["label"]["data"][0] and first[2] == first[1]
+    for bad in (0, -1, "3", True, 1.5):
+        doc["outputs"] = [{"name": "probabilities", "parameters": {"classification": bad}}]
+        status, body = server.json("POST", "/v2/models/digits/infer", doc)
+        assert status == 400 and "classification must be a positive integer" in body["error"]
 
 
 def test_model_metadata_and_config(server):

@@ -25,6 +25,7 @@ EXTENSIONS = [
     "statistics",
     "model_configuration",
     "parameters",
+    "classification",
 ]
 _TRITON_TYPES = {"BYTES": "TYPE_STRING"}
 _ACCEPTED_TYPES = {
