@@ -4,7 +4,8 @@ Usage (from the repository root)::
 
     .venv/bin/python runtime/bench/run.py [--duration 10] [--only openclaw,echo]
 
-Peers: a bare aiohttp JSON echo server (the ceiling of the HTTP stack), MLServer
+Peers: a bare aiohttp JSON echo server (the ceiling of the HTTP stack; ``echo-stock``
+is the same written with aiohttp's defaults, for context), MLServer
 with a minimal onnxruntime model class and FastAPI + uvicorn with one inference
 per request; the last two run from their own virtualenv (``.venv-bench``, created
 with ``--setup``). Every server gets the same number of processes (the CPU quota),
@@ -192,7 +193,7 @@ def start(name: str, workdir: Path, repo: Path, workers: int, port: int) -> subp
             "cache: {enabled: false}\nauth: {enabled: false}\n"
         )
         cmd = [sys.executable, "-m", "openclaw_runtime.cli", "serve", "--config", str(cfg)]
-    elif name == "echo":
+    elif name in ("echo", "echo-stock"):
         cmd = [
             sys.executable,
             str(HERE / "echo_server.py"),
@@ -200,6 +201,7 @@ def start(name: str, workdir: Path, repo: Path, workers: int, port: int) -> subp
             str(port),
             "--workers",
             str(workers),
+            *(["--stock"] if name == "echo-stock" else []),
         ]
     elif name == "fastapi":
         env["BENCH_MODEL"] = str(model)
@@ -284,11 +286,9 @@ def bench_server(name, workdir, repo, workers, body_env, duration, conns_list):
         )
         sampler = RssSampler(proc.pid)
         sampler.start()
-        kinds = ["json", "binary"] if name in ("openclaw", "echo") else ["json"]
+        kinds = ["json", "binary"] if name == "openclaw" else ["json"]
         url = f"http://127.0.0.1:{port}/v2/models/digits/infer"
         for kind in kinds:
-            if name == "echo" and kind == "binary":
-                continue  # the echo server only parses JSON
             wrk(url, 16, 2, body_env[kind])  # warm-up
             for conns in conns_list:
                 result = wrk(url, conns, duration, body_env[kind])
@@ -330,7 +330,7 @@ def summarize(rows: list[dict]) -> dict:
         ours = find("openclaw", "json", conns)
         if not ours:
             continue
-        for peer in ("echo", "mlserver", "fastapi"):
+        for peer in ("echo", "echo-stock", "mlserver", "fastapi"):
             other = find(peer, "json", conns)
             if other and other["rps"]:
                 summary["ratios"][f"{peer}_c{conns}"] = round(ours["rps"] / other["rps"], 2)
@@ -383,7 +383,7 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--only", default="openclaw,echo,mlserver,fastapi")
+    parser.add_argument("--only", default="openclaw,echo,echo-stock,mlserver,fastapi")
     parser.add_argument("--workers", type=int, default=0, help="processes per server (0 = CPUs)")
     parser.add_argument("--setup", action="store_true", help="create .venv-bench for the peers")
     parser.add_argument("--out", default=str(ROOT / "artifacts" / "bench"))
