@@ -1,0 +1,218 @@
+"""openclaw_runtime's `registry` image source against a real registry.
+
+A local registry (Debian's docker-registry, the CNCF distribution server) runs on
+a loopback port, anonymous or behind htpasswd; the host's Docker engine pulls
+from it (Docker allows plain HTTP to 127.0.0.0/8). The role's image_registry
+tasks run through ansible-playbook against localhost, and each failure must be
+told apart: a missing tag, an unreachable registry, refused credentials.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    # Deprecated (gone in Python 3.13); Debian 12 has 3.11 and libxcrypt's bcrypt.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+USER, PASSWORD = "deploy", "s3cret-pull-token"
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(["docker", "info"], capture_output=True).returncode != 0,
+    reason="the Docker engine does not answer (make docker starts it)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    def __init__(self, tmp: Path, auth: bool) -> None:
+        if not Path(REGISTRY).exists():
+            pytest.fail("docker-registry is not installed: run scripts/bootstrap.sh apt")
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.docker_config = tmp / "docker-cli"
+        self.docker_config.mkdir()
+        cfg = {
+            "version": 0.1,
+            "log": {"level": "error"},
+            "storage": {"filesystem": {"rootdirectory": str(tmp / "storage")}},
+            "http": {"addr": self.host},
+        }
+        if auth:
+            htpasswd = tmp / "htpasswd"
+            # The registry accepts bcrypt only; glibc's libxcrypt makes $2b$ hashes.
+            htpasswd.write_text(
+                f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n"
+            )
+            cfg["auth"] = {"htpasswd": {"realm": "openclaw-test", "path": str(htpasswd)}}
+        config = tmp / "registry.yml"
+        config.write_text(json.dumps(cfg))  # JSON is YAML
+        self.log = (tmp / "registry.log").open("wb")
+        self.proc = subprocess.Popen(
+            [REGISTRY, "serve", str(config)], stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"docker-registry did not start: {(tmp / 'registry.log').read_text()[-2000:]}")
+
+    def docker(self, *args: str, stdin: bytes | None = None) -> None:
+        env = dict(os.environ, DOCKER_CONFIG=str(self.docker_config))
+        out = subprocess.run(["docker", *args], input=stdin, capture_output=True, env=env)
+        assert out.returncode == 0, f"docker {args[0]}: {out.stderr.decode()[-1000:]}"
+
+    def push_tiny_image(self, ref: str, auth: bool) -> None:
+        """Import a one-file image, push it, and drop it from the engine again."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            data = f"pushed for {ref}\n".encode()
+            info = tarfile.TarInfo("openclaw-registry-test.txt")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        self.docker("import", "-", ref, stdin=buf.getvalue())
+        if auth:
+            self.docker("login", self.host, "-u", USER, "--password-stdin", stdin=PASSWORD.encode())
+        self.docker("push", ref)
+        self.docker("image", "rm", ref)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+def run_registry_tasks(
+    tmp: Path, name: str, tag: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the role's image_registry tasks on localhost; return the finished process."""
+    playbook = tmp / "pull.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Pull the runtime image as the role does\n"
+        "      ansible.builtin.include_role:\n"
+        "        name: openclaw_runtime\n"
+        "        tasks_from: image_registry.yml\n"
+    )
+    variables = {
+        "openclaw_runtime_image_name": name,
+        "openclaw_runtime_image_tag": tag,
+        "ansible_python_interpreter": sys.executable,  # has the Docker SDK
+        **extra,
+    }
+    home = tmp / f"home-{time.monotonic_ns()}"
+    home.mkdir()
+    env = dict(
+        os.environ,
+        HOME=str(home),  # docker_login keeps its credentials under ~/.docker
+        ANSIBLE_HOME=str(home / ".ansible"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+    )
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    cmd = [str(ansible if ansible.exists() else "ansible-playbook"), str(playbook)]
+    cmd += ["-i", "localhost,", "-e", json.dumps(variables)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def image_present(ref: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def anonymous(tmp_path):
+    reg = Registry(tmp_path, auth=False)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def private(tmp_path):
+    reg = Registry(tmp_path, auth=True)
+    yield reg
+    reg.stop()
+
+
+def test_pull_then_a_missing_tag_is_named_as_such(tmp_path, anonymous):
+    name = f"{anonymous.host}/openclaw/runtime"
+    anonymous.push_tiny_image(f"{name}:1.0.0", auth=False)
+    try:
+        ok = run_registry_tasks(tmp_path, name, "1.0.0")
+        assert ok.returncode == 0, ok.stdout[-3000:]
+        assert image_present(f"{name}:1.0.0")
+        missing = run_registry_tasks(tmp_path, name, "9.9.9")
+        assert missing.returncode != 0
+        assert "the registry has no such image or tag (name typo or missing tag)" in missing.stdout
+        assert "refused the credentials" not in missing.stdout
+    finally:
+        subprocess.run(["docker", "image", "rm", f"{name}:1.0.0"], capture_output=True)
+
+
+def test_unreachable_registry_is_named_as_such(tmp_path):
+    name = f"127.0.0.1:{free_port()}/openclaw/runtime"  # nothing listens there
+    out = run_registry_tasks(tmp_path, name, "1.0.0")
+    assert out.returncode != 0
+    assert "the registry is unreachable from localhost" in out.stdout
+
+
+def test_private_registry_credentials(tmp_path, private):
+    name = f"{private.host}/openclaw/runtime"
+    private.push_tiny_image(f"{name}:2.0.0", auth=True)
+    try:
+        anonymous = run_registry_tasks(tmp_path, name, "2.0.0")
+        assert anonymous.returncode != 0
+        assert "the registry refused the credentials (authentication)" in anonymous.stdout
+        wrong = run_registry_tasks(
+            tmp_path,
+            name,
+            "2.0.0",
+            openclaw_runtime_registry_username=USER,
+            openclaw_runtime_registry_password="not-the-password",
+        )
+        assert wrong.returncode != 0
+        assert "the registry refused the credentials (authentication)" in wrong.stdout
+        assert "not-the-password" not in wrong.stdout  # no_log
+        right = run_registry_tasks(
+            tmp_path,
+            name,
+            "2.0.0",
+            openclaw_runtime_registry_username=USER,
+            openclaw_runtime_registry_password=PASSWORD,
+        )
+        assert right.returncode == 0, right.stdout[-3000:]
+        assert image_present(f"{name}:2.0.0")
+    finally:
+        subprocess.run(["docker", "image", "rm", f"{name}:2.0.0"], capture_output=True)
