@@ -1,0 +1,178 @@
+"""openclaw_runtime's `url` model source: versions fetched from an HTTP model store.
+
+The demo model is published with `openclaw-model publish` into a directory that a
+real HTTP server (python -m http.server) serves on the Docker bridge, so the
+role's fetch, which runs `openclaw-model fetch` inside the runtime image, reaches
+it like a model store. The role's models tasks run through ansible-playbook against
+localhost with the data path in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
+IMAGE = f"openclaw/runtime:{VERSION}"
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(["docker", "info"], check=False, capture_output=True).returncode != 0,
+    reason="the Docker engine does not answer (make docker starts it)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def runtime_image() -> str:
+    """The runtime image (built by scripts/build-runtime-image.sh when missing)."""
+    if subprocess.run(
+        ["docker", "image", "inspect", IMAGE], check=False, capture_output=True
+    ).returncode:
+        build = subprocess.run(
+            [str(ROOT / "scripts" / "build-runtime-image.sh")],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Publish the demo model's version 2 and serve the store over HTTP on the bridge."""
+    tmp = tmp_path_factory.mktemp("store")
+    repo = tmp / "repo"
+    model = Path(sys.executable).with_name("openclaw-model")
+    subprocess.run([str(model), "build-demo", "--to", str(repo), "--quiet"], check=True)
+    published = subprocess.run(
+        [str(model), "publish", str(repo / "digits" / "2"), "--to", f"file://{tmp}/www", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    manifest = json.loads(published.stdout)["manifest_sha256"]
+    gateway = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    port = free_port()
+    log = (tmp / "http.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", gateway],
+        cwd=tmp / "www",
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection((gateway, port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "http.server did not start"
+            time.sleep(0.2)
+    yield {"url": f"http://{gateway}:{port}/digits/2", "sha256": manifest, "www": tmp / "www"}
+    server.terminate()
+    server.wait(10)
+    log.close()
+
+
+def run_models_tasks(tmp: Path, data: Path, urls: list[dict]) -> subprocess.CompletedProcess[str]:
+    playbook = tmp / "models.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        # vars.yml reads the image facts (the uid the fetch container runs as).
+        "    - name: Load the role's platform variables and image facts\n"
+        "      ansible.builtin.include_role:\n"
+        "        name: openclaw_runtime\n"
+        "        tasks_from: vars.yml\n"
+        "    - name: Stage the models as the role does\n"
+        "      ansible.builtin.include_role:\n"
+        "        name: openclaw_runtime\n"
+        "        tasks_from: models.yml\n"
+    )
+    variables = {
+        "openclaw_runtime_data_path": str(data),
+        "openclaw_runtime_models_source": "url",
+        "openclaw_runtime_models_urls": urls,
+        "ansible_python_interpreter": sys.executable,
+    }
+    home = tmp / f"home-{time.monotonic_ns()}"
+    home.mkdir()
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        ANSIBLE_HOME=str(home / ".ansible"),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+    )
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    cmd = [str(ansible if ansible.exists() else "ansible-playbook"), str(playbook)]
+    cmd += ["-i", "localhost,", "-e", json.dumps(variables)]
+    return subprocess.run(
+        cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
+
+
+def changed_count(out: subprocess.CompletedProcess[str]) -> int:
+    recap = [line for line in out.stdout.splitlines() if line.startswith("localhost ")][-1]
+    return int(recap.split("changed=")[1].split()[0])
+
+
+def test_fetch_verify_publish_and_rerun(tmp_path, runtime_image, store):
+    data = tmp_path / "srv"
+    first = run_models_tasks(tmp_path, data, [{"url": store["url"], "sha256": store["sha256"]}])
+    assert first.returncode == 0, first.stdout[-4000:]
+    current = data / "models" / "current"
+    assert current.is_symlink() and os.readlink(current).startswith("releases/")
+    served = current / "digits"
+    assert (served / "config.yaml").is_file() and (served / "labels.txt").is_file()
+    original = store["www"] / "digits" / "2" / "model.onnx"
+    assert (served / "2" / "model.onnx").read_bytes() == original.read_bytes()
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", "SHA256SUMS"],
+        cwd=served / "2",
+        check=False,
+        capture_output=True,
+    )
+    assert check.returncode == 0, check.stdout
+    assert not list((data / "models" / "releases").glob(".partial-*"))
+
+    again = run_models_tasks(tmp_path, data, [{"url": store["url"], "sha256": store["sha256"]}])
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert changed_count(again) == 0, again.stdout[-4000:]
+
+
+def test_wrong_pin_is_refused_and_current_models_stay(tmp_path, runtime_image, store):
+    data = tmp_path / "srv"
+    good = run_models_tasks(tmp_path, data, [{"url": store["url"], "sha256": store["sha256"]}])
+    assert good.returncode == 0, good.stdout[-4000:]
+    before = os.readlink(data / "models" / "current")
+    bad = run_models_tasks(tmp_path, data, [{"url": store["url"], "sha256": "0" * 64}])
+    assert bad.returncode != 0
+    assert f"manifest sha256 {store['sha256']} is not the expected {'0' * 64}" in bad.stdout
+    assert os.readlink(data / "models" / "current") == before
