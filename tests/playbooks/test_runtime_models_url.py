@@ -19,21 +19,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from roletasks import ROOT, changed_count, docker_answers, free_port, run_role_tasks
 
-ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
 IMAGE = f"openclaw/runtime:{VERSION}"
 
 pytestmark = pytest.mark.skipif(
-    subprocess.run(["docker", "info"], check=False, capture_output=True).returncode != 0,
+    not docker_answers(),
     reason="the Docker engine does not answer (make docker starts it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +67,7 @@ def store(tmp_path_factory):
         text=True,
         check=True,
     ).stdout.strip()
-    port = free_port()
+    port = free_port("0.0.0.0")
     log = (tmp / "http.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", gateway],
@@ -96,51 +90,13 @@ def store(tmp_path_factory):
 
 
 def run_models_tasks(tmp: Path, data: Path, urls: list[dict]) -> subprocess.CompletedProcess[str]:
-    playbook = tmp / "models.yml"
-    playbook.write_text(
-        "- hosts: localhost\n"
-        "  connection: local\n"
-        "  gather_facts: false\n"
-        "  tasks:\n"
-        # vars.yml reads the image facts (the uid the fetch container runs as).
-        "    - name: Load the role's platform variables and image facts\n"
-        "      ansible.builtin.include_role:\n"
-        "        name: openclaw_runtime\n"
-        "        tasks_from: vars.yml\n"
-        "    - name: Stage the models as the role does\n"
-        "      ansible.builtin.include_role:\n"
-        "        name: openclaw_runtime\n"
-        "        tasks_from: models.yml\n"
-    )
+    """Stage models from ``urls`` as the role does (vars.yml first: the image's uid)."""
     variables = {
         "openclaw_runtime_data_path": str(data),
         "openclaw_runtime_models_source": "url",
         "openclaw_runtime_models_urls": urls,
-        "ansible_python_interpreter": sys.executable,
     }
-    home = tmp / f"home-{time.monotonic_ns()}"
-    home.mkdir()
-    env = dict(
-        os.environ,
-        HOME=str(home),
-        ANSIBLE_HOME=str(home / ".ansible"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-    )
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    cmd = [str(ansible if ansible.exists() else "ansible-playbook"), str(playbook)]
-    cmd += ["-i", "localhost,", "-e", json.dumps(variables)]
-    return subprocess.run(
-        cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
-    )
-
-
-def changed_count(out: subprocess.CompletedProcess[str]) -> int:
-    recap = [line for line in out.stdout.splitlines() if line.startswith("localhost ")][-1]
-    return int(recap.split("changed=")[1].split()[0])
+    return run_role_tasks(tmp, "openclaw_runtime", ["vars.yml", "models.yml"], variables)
 
 
 def test_fetch_verify_publish_and_rerun(tmp_path, runtime_image, store):

@@ -15,33 +15,26 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import time
 import warnings
 from pathlib import Path
 
 import pytest
+from roletasks import docker_answers, free_port, run_role_tasks
 
 with warnings.catch_warnings():
     # Deprecated (gone in Python 3.13); Debian 12 has 3.11 and libxcrypt's bcrypt.
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 
-ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 USER, PASSWORD = "deploy", "s3cret-pull-token"
 
 pytestmark = pytest.mark.skipif(
-    subprocess.run(["docker", "info"], check=False, capture_output=True).returncode != 0,
+    not docker_answers(),
     reason="the Docker engine does not answer (make docker starts it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Registry:
@@ -115,41 +108,8 @@ def run_registry_tasks(
     tmp: Path, name: str, tag: str, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     """Run the role's image_registry tasks on localhost; return the finished process."""
-    playbook = tmp / "pull.yml"
-    playbook.write_text(
-        "- hosts: localhost\n"
-        "  connection: local\n"
-        "  gather_facts: false\n"
-        "  tasks:\n"
-        "    - name: Pull the runtime image as the role does\n"
-        "      ansible.builtin.include_role:\n"
-        "        name: openclaw_runtime\n"
-        "        tasks_from: image_registry.yml\n"
-    )
-    variables = {
-        "openclaw_runtime_image_name": name,
-        "openclaw_runtime_image_tag": tag,
-        "ansible_python_interpreter": sys.executable,  # has the Docker SDK
-        **extra,
-    }
-    home = tmp / f"home-{time.monotonic_ns()}"
-    home.mkdir()
-    env = dict(
-        os.environ,
-        HOME=str(home),  # docker_login keeps its credentials under ~/.docker
-        ANSIBLE_HOME=str(home / ".ansible"),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-    )
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    cmd = [str(ansible if ansible.exists() else "ansible-playbook"), str(playbook)]
-    cmd += ["-i", "localhost,", "-e", json.dumps(variables)]
-    return subprocess.run(
-        cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
-    )
+    variables = {"openclaw_runtime_image_name": name, "openclaw_runtime_image_tag": tag, **extra}
+    return run_role_tasks(tmp, "openclaw_runtime", ["image_registry.yml"], variables, 300)
 
 
 def image_present(ref: str) -> bool:
