@@ -265,3 +265,12 @@ def test_accept_encoding_negotiation():
     assert choose_encoding("gzip;q=0, deflate") == "deflate"
     assert choose_encoding("br") is None
     assert choose_encoding(None) is None
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_binary_outputs_are_little_endian_whatever_the_array_order(order):
+    values = np.array([[1.5, -2.25, 3.0]], dtype=np.dtype("f4").newbyteorder(order))
+    response = InferenceResponse("m", "1", [Tensor("y", "FP32", values)])
+    body, header_length = encode_response(response, None, True)
+    assert header_length is not None
+    assert body[header_length:] == np.array([1.5, -2.25, 3.0], dtype="<f4").tobytes()

@@ -238,7 +238,10 @@ def encode_response(
             if entry["datatype"] == "BYTES":
                 raw = pack_bytes(arr)
             else:
-                raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+                flat = np.ascontiguousarray(arr)
+                if flat.dtype.byteorder == ">":  # the wire is little-endian
+                    flat = flat.astype(flat.dtype.newbyteorder("<"))
+                raw = flat.tobytes()
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
