@@ -88,5 +88,13 @@ def test_runtime_auth_failures_are_banned(host):
             host, "openclaw-auth"
         )
         assert client in host.check_output("nft list ruleset")
+        # Banned before Docker's DNAT, so published runtime ports are covered
+        # (molecule/runtime proves it against real replicas).
+        chain = host.check_output("nft list chain inet f2b-table f2b-prerouting")
+        assert (
+            "hook prerouting priority -110" in chain
+            or "hook prerouting priority dstnat - 10" in chain
+        ), chain
+        assert client in host.check_output("nft list set inet f2b-table addr-set-openclaw-auth")
     finally:
         host.run("fail2ban-client set openclaw-auth unbanip %s", client)
