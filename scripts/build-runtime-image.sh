@@ -30,7 +30,7 @@ tree_hash() {
     base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || echo none)
     {
         find runtime -type f \
-            ! -path '*/__pycache__/*' ! -path '*/.pytest_cache/*' ! -path '*.egg-info/*' \
+            ! -path '*/__pycache__/*' ! -path '*/.pytest_cache/*' ! -path '*/.ruff_cache/*' ! -path '*.egg-info/*' \
             ! -path 'runtime/build/*' ! -path 'runtime/wheelhouse/*' ! -name '*.pyc' -print0 \
             | LC_ALL=C sort -z | xargs -0 sha256sum
         echo "base $BASE_IMAGE $base_id"
