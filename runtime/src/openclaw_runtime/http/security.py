@@ -1,7 +1,7 @@
 """The HTTP adapter of the auth and cache cores: one middleware plus their lifecycle.
 
 The worker builds a :class:`Security` from the settings, hands ``cache`` to
-the inference service, ``middlewares()`` to :func:`~.app.build_app` (inside
+the inference service, ``guard`` to :func:`~.app.build_app` (called inside
 the context middleware, so 401/403/429 render as ``{"error": ...}`` like every
 other error) and ``lifecycle`` to ``app.cleanup_ctx`` (key store watcher,
 SIGHUP reload, Redis pool). The supervisor calls :func:`openclaw_runtime.auth.preflight`
@@ -17,12 +17,12 @@ import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from ..auth import Authenticator, classify, client_address
 from ..cache import ResultCache
 from ..config import Settings
 from ..errors import OpenClawError
+from .app import Guard
 
 __all__ = ["Security"]
 
@@ -40,9 +40,10 @@ class Security:
         cache = ResultCache(settings.cache)
         self.cache = cache if cache.active else None
 
-    def middlewares(self) -> list[Middleware]:
-        """Return the auth middleware (none when auth is off)."""
-        return [] if self.auth is None else [_auth_middleware(self.auth)]
+    @property
+    def guard(self) -> Guard | None:
+        """Return the auth check for :func:`~.app.build_app` (None when auth is off)."""
+        return None if self.auth is None else _auth_guard(self.auth)
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         """Run the key store watcher and the SIGHUP handler; close the Redis pool at the end."""
@@ -72,17 +73,17 @@ class Security:
         self.auth.reload()
 
 
-def _auth_middleware(auth: Authenticator) -> Middleware:
-    @web.middleware
+def _auth_guard(auth: Authenticator) -> Guard:
     async def authenticate(request: web.Request, handler) -> web.StreamResponse:
-        endpoint = classify(request.method, request.path)
+        method, path = request.method, request.path
+        endpoint = classify(method, path)
         if endpoint.open:
             return await handler(request)
         headers = request.headers
         peer = request.transport.get_extra_info("peername") if request.transport else None
         principal = auth.authorize(
-            request.method,
-            request.path,
+            method,
+            path,
             authorization=headers.get("Authorization"),
             api_key=headers.get("X-API-Key"),
             peer=peer[0] if peer else None,

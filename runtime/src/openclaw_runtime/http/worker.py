@@ -35,7 +35,7 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     metrics = Metrics() if settings.metrics.enabled else None
     security = Security(settings)  # auth middleware and result cache
     service = InferenceService(settings, metrics=metrics, cache=security.cache, workers=workers)
-    app = build_app(settings, service, extra_middlewares=security.middlewares())
+    app = build_app(settings, service, guard=security.guard)
     app.cleanup_ctx.append(security.lifecycle)
     grace = settings.server.shutdown_grace_seconds
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=grace)
