@@ -4,8 +4,8 @@ Middleware order (outermost first): ``context`` (request id, error rendering,
 access log), which calls the ``guard`` (the auth check plugs in here, so its
 errors render like any other) around the handler, then ``extra_middlewares``.
 The guard is a plain coroutine called by ``context`` rather than a middleware
-of its own: each aiohttp middleware layer costs about 3 us per request
-(measured), a third of what authentication costs in all. The result cache plugs
+of its own: an aiohttp middleware layer, even one that does nothing, cost
+2.4-3.4 us per request in an in-process measurement. The result cache plugs
 into the core service (``InferenceService(cache=...)``), after validation and
 before the batcher.
 """

@@ -1,4 +1,4 @@
-"""The HTTP adapter of the auth and cache cores: one middleware plus their lifecycle.
+"""The HTTP adapter of the auth and cache cores: the auth guard plus their lifecycle.
 
 The worker builds a :class:`Security` from the settings, hands ``cache`` to
 the inference service, ``guard`` to :func:`~.app.build_app` (called inside

@@ -33,7 +33,7 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     from ..metrics import Metrics
 
     metrics = Metrics() if settings.metrics.enabled else None
-    security = Security(settings)  # auth middleware and result cache
+    security = Security(settings)  # auth guard and result cache
     service = InferenceService(settings, metrics=metrics, cache=security.cache, workers=workers)
     app = build_app(settings, service, guard=security.guard)
     app.cleanup_ctx.append(security.lifecycle)
