@@ -2,26 +2,17 @@
 failing API authentication get banned at the firewall, others still connect."""
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
 from attacker import attacker, scenario_network
+from polling import wait_for
 
 AUDIT_LOG = "/var/log/openclaw/audit.log"
 
 
 def jail_status(host, jail):
     return host.check_output("fail2ban-client status %s", jail)
-
-
-def wait_for(predicate, timeout=45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)
-    return predicate()
 
 
 def test_configured_jails_run(host):

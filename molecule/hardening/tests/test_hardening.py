@@ -15,10 +15,10 @@ playbooks/docker.yml) on a host that runs Docker, seen from outside:
 import json
 import re
 import subprocess
-import time
 
 import pytest
 from attacker import attacker, scenario_network
+from polling import wait_for
 
 IMAGE = "openclaw-test/debian:bookworm"
 WEB = "hardening-web"
@@ -33,15 +33,6 @@ SSH = (
 
 def _name(host):
     return host.backend.get_hostname()
-
-
-def _wait_for(predicate, timeout=45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)
-    return predicate()
 
 
 def _jail(host, jail="sshd"):
@@ -90,7 +81,7 @@ def web(host):
         host.run("docker rm -f %s", WEB)
         started = host.run(run)
     assert started.rc == 0, started.stderr
-    assert _wait_for(
+    assert wait_for(
         lambda: (
             host.run(
                 "docker exec %s python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1/\")'",
@@ -127,7 +118,7 @@ def test_ssh_brute_force_is_banned_through_nftables(host, operator):
                 break
             bad.sh(f"timeout 10 {SSH} nosuchuser{i}@{target} true", timeout=30)
         try:
-            assert _wait_for(lambda: bad.address in _jail(host)), _jail(host)
+            assert wait_for(lambda: bad.address in _jail(host)), _jail(host)
             # fail2ban's nftables action (set in its own table, input hook).
             assert "nftables" in host.check_output("fail2ban-client get sshd actions")
             banned = host.check_output("nft list set inet f2b-table addr-set-sshd")

@@ -5,11 +5,11 @@ against a Docker-published replica port is banned before Docker's DNAT, so its
 connections to the published ports fail while a bystander still gets answers."""
 
 import json
-import time
 import uuid
 
 import pytest
 from attacker import attacker, scenario_network
+from polling import wait_for
 
 AUDIT_LOG = "/var/log/openclaw/audit.log"
 PORTS = (8001, 8002)
@@ -27,15 +27,6 @@ def _image_uid(host):
 def _audit_lines(host, path=AUDIT_LOG):
     out = host.check_output("cat %s", path)
     return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def _wait_for(predicate, timeout=45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)
-    return predicate()
 
 
 _BAD_KEY_REQUEST = """
@@ -85,7 +76,7 @@ def test_every_replica_appends_auth_failures_to_the_one_file(host):
     marker = f"witness-{uuid.uuid4().hex[:8]}"
     for port in PORTS:
         assert _bad_key_request(host, port, f"{marker}-{port}") == "401"
-    assert _wait_for(lambda: len(_lines_with(host, marker)) == 2, timeout=10), _audit_lines(host)[
+    assert wait_for(lambda: len(_lines_with(host, marker)) == 2, timeout=10), _audit_lines(host)[
         -5:
     ]
     for line in _lines_with(host, marker):
@@ -119,7 +110,7 @@ def test_logrotate_rotates_the_log_and_the_replicas_reopen_it(host):
     marker = f"after-rotation-{uuid.uuid4().hex[:8]}"
     # The postrotate SIGHUP reaches each replica's workers: new lines land in the new file.
     for port in PORTS:
-        assert _wait_for(
+        assert wait_for(
             lambda p=port: (
                 _bad_key_request(host, p, f"{marker}-{p}") == "401"
                 and _lines_with(host, f"{marker}-{p}")
@@ -155,7 +146,7 @@ def test_key_brute_force_on_a_published_port_is_banned_and_others_still_served(h
                 timeout=20,
             )
         try:
-            assert _wait_for(
+            assert wait_for(
                 lambda: bad.address in host.check_output("fail2ban-client status openclaw-auth")
             ), host.check_output("fail2ban-client status openclaw-auth")
             # The failures came through Docker's DNAT with the attacker's own address.
@@ -182,7 +173,7 @@ def test_key_brute_force_on_a_published_port_is_banned_and_others_still_served(h
         finally:
             host.run("fail2ban-client set openclaw-auth unbanip %s", bad.address)
         # Unbanned, the attacker's address is served again (the ban was the only block).
-        assert _wait_for(
+        assert wait_for(
             lambda: (
                 bad.sh(
                     "curl -s -o /dev/null -w '%{http_code}' --max-time 5 "
