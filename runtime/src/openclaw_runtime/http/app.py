@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 
 from ..config import Settings
 from ..errors import OpenClawError, PayloadTooLarge
@@ -31,7 +31,6 @@ from .keys import SERVICE_KEY, SETTINGS_KEY
 
 __all__ = ["SERVICE_KEY", "SETTINGS_KEY", "Guard", "build_app", "error_response"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Called with the request and the handler; returns the response (or raises).
 Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 

@@ -108,19 +108,15 @@ def merge_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (entry["name"], entry["version"])
         into = merged.get(key)
         if into is None:
-            merged[key] = {
+            into = merged[key] = {
                 "name": entry["name"],
                 "version": entry["version"],
-                "last_inference": entry["last_inference"],
-                "inference_count": entry["inference_count"],
-                "execution_count": entry["execution_count"],
-                "inference_stats": {k: dict(v) for k, v in entry["inference_stats"].items()},
-                "batch_stats": [
-                    {k: (dict(v) if isinstance(v, dict) else v) for k, v in b.items()}
-                    for b in entry["batch_stats"]
-                ],
+                "last_inference": 0,
+                "inference_count": 0,
+                "execution_count": 0,
+                "inference_stats": {},
+                "batch_stats": [],
             }
-            continue
         into["last_inference"] = max(into["last_inference"], entry["last_inference"])
         into["inference_count"] += entry["inference_count"]
         into["execution_count"] += entry["execution_count"]
