@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def ansible_playbook() -> str:
+    """The ansible-playbook next to this interpreter (the .venv), else the one on PATH."""
+    local = Path(sys.executable).with_name("ansible-playbook")
+    return str(local) if local.exists() else shutil.which("ansible-playbook") or "ansible-playbook"
 
 
 def docker_answers() -> bool:
@@ -58,8 +65,7 @@ def run_role_tasks(
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
     )
     extra = {"ansible_python_interpreter": sys.executable, **variables}
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    cmd = [str(ansible if ansible.exists() else "ansible-playbook"), str(playbook)]
+    cmd = [ansible_playbook(), str(playbook)]
     cmd += ["-i", "localhost,", "-e", json.dumps(extra)]
     return subprocess.run(
         cmd, check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout

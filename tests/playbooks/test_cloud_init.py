@@ -9,12 +9,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from roletasks import ansible_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "cloud_init.yml"
@@ -46,11 +46,6 @@ USER_DATA_SCHEMA = {
 }
 
 
-def _ansible_playbook() -> str:
-    local = Path(sys.executable).with_name("ansible-playbook")
-    return str(local) if local.exists() else shutil.which("ansible-playbook") or "ansible-playbook"
-
-
 def run_playbook(tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
@@ -61,7 +56,7 @@ def run_playbook(tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )
     return subprocess.run(
         [
-            _ansible_playbook(),
+            ansible_playbook(),
             str(PLAYBOOK),
             "-e",
             f"openclaw_cloud_init_output_dir={tmp / 'out'}",
