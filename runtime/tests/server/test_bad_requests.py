@@ -152,6 +152,24 @@ def test_unknown_route_and_method_are_json(server):
     assert status == 405 and headers["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/models//infer",
+        "/v2/models/digits/extra/infer",
+        "/v2/models/digits/versions//infer",
+        "/v2/models/digits/versions/1/extra/infer",
+        "/v2/models/digits/infer/",
+    ],
+)
+def test_malformed_infer_urls_are_json_404(server, path):
+    # Infer URLs skip the router; anything else that looks like one must still reach it.
+    status, headers, raw = server.request("POST", path, json.dumps(doc()).encode())
+    assert status == 404, raw
+    assert headers["Content-Type"] == "application/json" and "error" in json.loads(raw)
+    assert headers["X-Request-ID"]
+
+
 def test_infinity_via_binary_is_served_and_json_output_stays_valid(server):
     arr = np.full((1, 64), np.inf, np.float32)
     raw = arr.tobytes()

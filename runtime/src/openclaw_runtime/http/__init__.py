@@ -1,6 +1,6 @@
 """HTTP layer: the aiohttp application, routes, middlewares and the worker process."""
 
-from .app import build_app, error_response
+from .app import build_app, error_response, install
 from .keys import SERVICE_KEY, SETTINGS_KEY
 
-__all__ = ["SERVICE_KEY", "SETTINGS_KEY", "build_app", "error_response"]
+__all__ = ["SERVICE_KEY", "SETTINGS_KEY", "build_app", "error_response", "install"]

@@ -15,9 +15,10 @@ from ..metrics import CONTENT_TYPE_LATEST, render
 from ..models.session import LoadedModel
 from ..protocol import decode_request, encode_response
 from ..protocol.compression import choose_encoding, compress
+from ..service import InferenceService
 from .keys import SERVICE_KEY, SETTINGS_KEY
 
-__all__ = ["EXTENSIONS", "add_routes"]
+__all__ = ["EXTENSIONS", "add_routes", "infer_model"]
 
 EXTENSIONS = [
     "binary_tensor_data",
@@ -160,16 +161,28 @@ async def model_stats(request: web.Request) -> web.Response:
     )
 
 
-async def infer(request: web.Request) -> web.Response:
-    """POST /v2/models/{model}[/versions/{version}]/infer (JSON or binary tensor extension)."""
+async def infer(request: web.Request) -> web.StreamResponse:
+    """POST /v2/models/{model}[/versions/{version}]/infer, reached through the router."""
+    return await infer_model(
+        request, _service(request), request.match_info["model"], request.match_info.get("version")
+    )
+
+
+async def infer_model(
+    request: web.BaseRequest, service: InferenceService, model: str, version: str | None
+) -> web.Response:
+    """Run one inference request (JSON or binary tensor extension) on ``model``.
+
+    The server's dispatch calls this directly for the infer URLs; the router's
+    ``infer`` route is the same handler.
+    """
     content_type = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"Content-Type {content_type!r} is not supported; send application/json or, with "
             "Inference-Header-Content-Length, application/octet-stream"
         )
-    service = _service(request)
-    loaded = await service.resolve(request.match_info["model"], request.match_info.get("version"))
+    loaded = await service.resolve(model, version)
     # aiohttp undoes gzip/deflate Content-Encoding itself, bounded by client_max_size.
     try:
         body = await request.read()

@@ -1,9 +1,9 @@
 """The HTTP adapter of the auth and cache cores: the auth guard plus their lifecycle.
 
 The worker builds a :class:`Security` from the settings, hands ``cache`` to
-the inference service, ``guard`` to :func:`~.app.build_app` (called inside
-the context middleware, so 401/403/429 render as ``{"error": ...}`` like every
-other error) and ``lifecycle`` to ``app.cleanup_ctx`` (key store watcher,
+the inference service, ``guard`` to :func:`~.app.install` (called inside
+the server's request context, so 401/403/429 render as ``{"error": ...}`` like
+every other error) and ``lifecycle`` to ``app.cleanup_ctx`` (key store watcher,
 SIGHUP reload, Redis pool). The supervisor calls :func:`openclaw_runtime.auth.preflight`
 once before starting workers, so that an unreadable key store stops the server at once.
 """
@@ -42,7 +42,7 @@ class Security:
 
     @property
     def guard(self) -> Guard | None:
-        """Return the auth check for :func:`~.app.build_app` (None when auth is off)."""
+        """Return the auth check for :func:`~.app.install` (None when auth is off)."""
         return None if self.auth is None else _auth_guard(self.auth)
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
@@ -74,7 +74,7 @@ class Security:
 
 
 def _auth_guard(auth: Authenticator) -> Guard:
-    async def authenticate(request: web.Request, handler) -> web.StreamResponse:
+    async def authenticate(request: web.BaseRequest, handler) -> web.StreamResponse:
         method, path = request.method, request.path
         endpoint = classify(method, path)
         if endpoint.open:

@@ -15,7 +15,7 @@ from ..config import Settings
 from ..logs import configure_logging
 from ..service import InferenceService
 from ..supervisor import bind_socket
-from .app import build_app
+from .app import build_app, install
 from .security import Security
 
 __all__ = ["run_worker"]
@@ -35,11 +35,12 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     metrics = Metrics() if settings.metrics.enabled else None
     security = Security(settings)  # auth guard and result cache
     service = InferenceService(settings, metrics=metrics, cache=security.cache, workers=workers)
-    app = build_app(settings, service, guard=security.guard)
+    app = build_app(settings, service)
     app.cleanup_ctx.append(security.lifecycle)
     grace = settings.server.shutdown_grace_seconds
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=grace)
     await runner.setup()
+    install(runner, settings, service, guard=security.guard)
     sock = bind_socket(settings.server.host, port, settings.server.backlog)
     site = web.SockSite(runner, sock, shutdown_timeout=grace)
     await site.start()
