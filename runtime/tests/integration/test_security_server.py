@@ -192,11 +192,15 @@ def test_model_load_and_unload_audited_with_key(server):
     assert status == 200, raw
     status, _, raw = request(server.port, "POST", "/v2/repository/models/digits/load", key=key)
     assert status == 200, raw
+    # A refused load is audited too, with the status the caller got.
+    status, _, raw = request(server.port, "POST", "/v2/repository/models/nope/load", key=key)
+    assert status == 404, raw
     events = [e for e in server.audit_events() if e["event"].startswith("model.")]
-    kinds = [(e["event"], e["name"], e["model"]) for e in events[-2:]]
+    kinds = [(e["event"], e["name"], e["model"], e["status"]) for e in events[-3:]]
     assert kinds == [
-        ("model.unloaded", "model-manager", "digits"),
-        ("model.loaded", "model-manager", "digits"),
+        ("model.unloaded", "model-manager", "digits", 200),
+        ("model.loaded", "model-manager", "digits", 200),
+        ("model.loaded", "model-manager", "nope", 404),
     ]
 
 

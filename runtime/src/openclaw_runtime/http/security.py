@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from ..auth import Authenticator, classify, client_address
 from ..cache import ResultCache
 from ..config import Settings
-from ..errors import OpenClawError
 from .app import Guard
 
 __all__ = ["Security"]
@@ -74,38 +73,30 @@ class Security:
 
 
 def _auth_guard(auth: Authenticator) -> Guard:
-    async def authenticate(request: web.BaseRequest, handler) -> web.StreamResponse:
+    def check(request: web.BaseRequest) -> Callable[[int], None] | None:
         method, path = request.method, request.path
         endpoint = classify(method, path)
         if endpoint.open:
-            return await handler(request)
+            return None
         headers = request.headers
-        peer = request.transport.get_extra_info("peername") if request.transport else None
+        # aiohttp keeps the connection's peer address; the transport would ask the kernel.
+        peer = request.remote or None
         principal = auth.authorize(
             method,
             path,
             authorization=headers.get("Authorization"),
             api_key=headers.get("X-API-Key"),
-            peer=peer[0] if peer else None,
+            peer=peer,
             forwarded_for=headers.get("X-Forwarded-For"),
             endpoint=endpoint,
         )
         if endpoint.permission != "model:deploy" or principal is None:
-            return await handler(request)
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except OpenClawError as exc:
-            status = exc.status
-            raise
-        finally:
-            client = client_address(
-                peer[0] if peer else None, headers.get("X-Forwarded-For"), auth.trusted
-            )
+            return None
+
+        def audited(status: int) -> None:
+            client = client_address(peer, headers.get("X-Forwarded-For"), auth.trusted)
             auth.audit.emit(
-                _DEPLOY_EVENTS.get(request.path.rsplit("/", 1)[-1], "model.changed"),
+                _DEPLOY_EVENTS.get(path.rsplit("/", 1)[-1], "model.changed"),
                 client=str(client) if client else None,
                 model=endpoint.model,
                 key_id=principal.key_id,
@@ -113,4 +104,6 @@ def _auth_guard(auth: Authenticator) -> Guard:
                 status=int(status),
             )
 
-    return authenticate
+        return audited
+
+    return check
