@@ -2,22 +2,25 @@
 # make bench: performance figures, always as ratios against baselines
 # measured in the same run (never timed unit tests).
 #   1. runtime/bench/run.py: the runtime with the demo model vs a bare
-#      aiohttp JSON echo (ceiling), MLServer and FastAPI+uvicorn (wrk,
-#      1 and 64 connections, JSON and binary bodies, RSS per process)
+#      aiohttp JSON echo (ceiling; and a tuned one), MLServer and
+#      FastAPI+uvicorn (wrk, 1 and 64 connections, JSON and binary bodies,
+#      RSS per process; alternating rounds, medians)
 #   2. runtime/bench/auth_cache.py: auth on/off, result cache at a 50% hit rate
 #   3. openclaw-model bench: INT8 vs FP32 on the demo model and a 1024-1024-512 MLP
-# Results: artifacts/bench/*.json. BENCH_DURATION (s) shortens or lengthens runs.
+# Results: artifacts/bench/*.json. BENCH_DURATION (s per round) and BENCH_ROUNDS
+# shorten or lengthen the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 mkdir -p artifacts/bench .cache/bench
 command -v wrk >/dev/null || scripts/bootstrap.sh apt
 
 # Every part runs; a part whose target is missed is named at the end (exit 1).
 missed=()
-echo "==> [bench] 1/3 runtime vs peers (wrk, ${DURATION}s per point)"
-python runtime/bench/run.py --duration "$DURATION" || missed+=("runtime vs peers (see NOT met above)")
+echo "==> [bench] 1/3 runtime vs peers (wrk, ${ROUNDS} rounds of ${DURATION}s per point)"
+python runtime/bench/run.py --duration "$DURATION" --rounds "$ROUNDS" || missed+=("runtime vs peers (see NOT met above)")
 
 echo "==> [bench] 2/3 auth and cache overhead"
 python runtime/bench/auth_cache.py --seconds "$DURATION" --out artifacts/bench/auth_cache.json \

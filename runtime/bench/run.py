@@ -2,15 +2,17 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python runtime/bench/run.py [--duration 10] [--only openclaw,echo]
+    .venv/bin/python runtime/bench/run.py [--duration 5] [--rounds 3] [--only openclaw,echo]
 
-Peers: a bare aiohttp JSON echo server (the ceiling of the HTTP stack; ``echo-stock``
-is the same written with aiohttp's defaults, for context), MLServer
-with a minimal onnxruntime model class and FastAPI + uvicorn with one inference
-per request; the last two run from their own virtualenv (``.venv-bench``, created
-with ``--setup``). Every server gets the same number of processes (the CPU quota),
-the same OIP request body and the same load generator. Writes
-``artifacts/bench/bench-<time>.json`` and ``artifacts/bench/latest.json``.
+Peers: a bare aiohttp JSON echo server (the ceiling of the HTTP stack, the peer of
+the 0.9x target; ``echo-tuned`` is the same on uvloop + orjson, a stricter
+ceiling shown beside it), MLServer with a minimal onnxruntime model class and
+FastAPI + uvicorn with one inference per request; the last two run from their
+own virtualenv (``.venv-bench``, created with ``--setup``). Every server gets the
+same number of processes (the CPU quota), the same OIP request body and the same
+load generator; all run at once and every point is measured in alternating
+rounds, reported as medians. Writes ``artifacts/bench/bench-<time>.json`` and
+``artifacts/bench/latest.json``.
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ def start(name: str, workdir: Path, repo: Path, workers: int, port: int) -> subp
             "cache: {enabled: false}\nauth: {enabled: false}\n"
         )
         cmd = [sys.executable, "-m", "openclaw_runtime.cli", "serve", "--config", str(cfg)]
-    elif name in ("echo", "echo-stock"):
+    elif name in ("echo", "echo-tuned"):
         cmd = [
             sys.executable,
             str(HERE / "echo_server.py"),
@@ -201,7 +203,7 @@ def start(name: str, workdir: Path, repo: Path, workers: int, port: int) -> subp
             str(port),
             "--workers",
             str(workers),
-            *(["--stock"] if name == "echo-stock" else []),
+            *(["--tuned"] if name == "echo-tuned" else []),
         ]
     elif name == "fastapi":
         env["BENCH_MODEL"] = str(model)
@@ -276,42 +278,81 @@ def setup_peers() -> None:
     subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
 
 
-def bench_server(name, workdir, repo, workers, body_env, duration, conns_list):
-    port = free_port()
-    proc = start(name, workdir, repo, workers, port)
-    rows = []
-    try:
-        wait_ready(
-            f"http://127.0.0.1:{port}/v2/models/digits/infer", Path(body_env["json"]["BENCH_BODY"])
-        )
-        sampler = RssSampler(proc.pid)
-        sampler.start()
-        kinds = ["json", "binary"] if name == "openclaw" else ["json"]
-        url = f"http://127.0.0.1:{port}/v2/models/digits/infer"
-        for kind in kinds:
-            wrk(url, 16, 2, body_env[kind])  # warm-up
-            for conns in conns_list:
-                result = wrk(url, conns, duration, body_env[kind])
-                rows.append({"server": name, "body": kind, "connections": conns, **result})
+class Server:
+    """One running peer: its process, its URL and the RSS sampler of its process tree."""
+
+    def __init__(self, name: str, workdir: Path, repo: Path, workers: int, body: Path) -> None:
+        self.name = name
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/v2/models/digits/infer"
+        self.proc = start(name, workdir, repo, workers, port)
+        try:
+            wait_ready(self.url, body)
+        except Exception:
+            stop(self.proc)
+            raise
+        self.kinds = ["json", "binary"] if name == "openclaw" else ["json"]
+        self.sampler = RssSampler(self.proc.pid)
+        self.sampler.start()
+
+    def close(self) -> dict[str, float]:
+        """Stop the server; return its peak RSS figures (MB)."""
+        self.sampler.halt.set()
+        self.sampler.join(2)
+        stop(self.proc)
+        peaks = self.sampler.peaks
+        workers = [v for pid, v in peaks.items() if pid != self.proc.pid] or list(peaks.values())
+        return {
+            "peak_rss_mb_max_process": round(max(workers, default=0) / 2**20, 1),
+            "peak_rss_mb_all": round(sum(peaks.values()) / 2**20, 1),
+            "processes": len(peaks),
+        }
+
+
+def _median_row(name: str, kind: str, conns: int, runs: list[dict]) -> dict:
+    """Combine the rounds of one point: the median of each figure, and every round's req/s."""
+
+    def median(key: str) -> float:
+        values = sorted(r[key] for r in runs)
+        return values[len(values) // 2]
+
+    row = {"server": name, "body": kind, "connections": conns}
+    for key in ("rps", "p50_us", "p90_us", "p99_us", "mean_us"):
+        row[key] = median(key)
+    for key in ("requests", "non2xx", "connect_errors", "read_errors", "write_errors", "timeouts"):
+        row[key] = sum(r[key] for r in runs)
+    row["rps_rounds"] = [round(r["rps"]) for r in runs]
+    return row
+
+
+def bench_all(servers: list[Server], body_env, duration: int, rounds: int) -> list[dict]:
+    """Measure every point in alternating rounds (A B C A B C ...); return median rows.
+
+    All servers run at once (an idle one costs no CPU) and each round visits
+    every server in turn, so a drift in the machine's speed reaches all peers
+    alike instead of whichever happened to run during it.
+    """
+    points = [(kind, conns) for kind in ("json", "binary") for conns in (1, 64)]
+    runs: dict[tuple[str, str, int], list[dict]] = {}
+    for server in servers:
+        for kind in server.kinds:
+            wrk(server.url, 16, 2, body_env[kind])  # warm-up
+    for i in range(rounds):
+        for kind, conns in points:
+            for server in servers:
+                if kind not in server.kinds:
+                    continue
+                result = wrk(server.url, conns, duration, body_env[kind])
+                runs.setdefault((server.name, kind, conns), []).append(result)
                 print(
-                    f"  {name:9} {kind:6} c={conns:<3} {result['rps']:9.0f} req/s  "
-                    f"p50 {result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:6.2f} ms"
-                    f"  non-2xx {result['non2xx']}",
+                    f"  round {i + 1}/{rounds} {server.name:10} {kind:6} c={conns:<3} "
+                    f"{result['rps']:9.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
+                    f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']}",
                     flush=True,
                 )
-        sampler.halt.set()
-        sampler.join(2)
-        own = {proc.pid}
-        peaks = [v for pid, v in sampler.peaks.items() if pid not in own] or list(
-            sampler.peaks.values()
-        )
-        for row in rows:
-            row["peak_rss_mb_max_process"] = round(max(peaks) / 2**20, 1)
-            row["peak_rss_mb_all"] = round(sum(sampler.peaks.values()) / 2**20, 1)
-            row["processes"] = len(sampler.peaks)
-    finally:
-        stop(proc)
-    return rows
+    order = {server.name: i for i, server in enumerate(servers)}
+    keys = sorted(runs, key=lambda k: (order[k[0]], k[1] != "json", k[2]))
+    return [_median_row(*key, runs[key]) for key in keys]
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -330,7 +371,7 @@ def summarize(rows: list[dict]) -> dict:
         ours = find("openclaw", "json", conns)
         if not ours:
             continue
-        for peer in ("echo", "echo-stock", "mlserver", "fastapi"):
+        for peer in ("echo", "echo-tuned", "mlserver", "fastapi"):
             other = find(peer, "json", conns)
             if other and other["rps"]:
                 summary["ratios"][f"{peer}_c{conns}"] = round(ours["rps"] / other["rps"], 2)
@@ -382,8 +423,9 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--only", default="openclaw,echo,echo-stock,mlserver,fastapi")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per point")
+    parser.add_argument("--only", default="openclaw,echo,echo-tuned,mlserver,fastapi")
     parser.add_argument("--workers", type=int, default=0, help="processes per server (0 = CPUs)")
     parser.add_argument("--setup", action="store_true", help="create .venv-bench for the peers")
     parser.add_argument("--out", default=str(ROOT / "artifacts" / "bench"))
@@ -404,17 +446,27 @@ def main(argv: list[str] | None = None) -> int:
     repo = workdir / "repo"
     build_demo_model(repo)
     body_env = bodies(workdir)
-    rows: list[dict] = []
     print(
-        f"benchmark: {workers} processes per server, {args.duration}s per point, "
-        f"wrk on the same machine ({os.cpu_count()} CPUs); logs in {workdir}"
+        f"benchmark: {workers} processes per server, {args.rounds} alternating rounds of "
+        f"{args.duration}s per point, wrk on the same machine ({os.cpu_count()} CPUs); "
+        f"logs in {workdir}"
     )
-    for name in selected:
-        try:
-            rows += bench_server(name, workdir, repo, workers, body_env, args.duration, (1, 64))
-        except Exception as exc:
-            print(f"  {name}: FAILED: {exc}", file=sys.stderr)
-            rows.append({"server": name, "error": str(exc)})
+    servers: list[Server] = []
+    rows: list[dict] = []
+    try:
+        for name in selected:
+            try:
+                servers.append(
+                    Server(name, workdir, repo, workers, Path(body_env["json"]["BENCH_BODY"]))
+                )
+            except Exception as exc:
+                print(f"  {name}: FAILED: {exc}", file=sys.stderr)
+                rows.append({"server": name, "error": str(exc)})
+        rows += bench_all(servers, body_env, args.duration, args.rounds)
+    finally:
+        memory = {server.name: server.close() for server in servers}
+    for row in rows:
+        row.update(memory.get(row["server"], {}))
     ok_rows = [r for r in rows if "error" not in r]
     summary = summarize(ok_rows)
     print()
@@ -431,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
         "workers": workers,
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "load_generator": "wrk (same machine) with runtime/bench/post.lua",
         "results": rows,
         **summary,
