@@ -179,6 +179,23 @@ def test_malformed_requests_are_bad_requests(body):
         decode_request(body)
 
 
+@pytest.mark.parametrize("shape", [[True, 2], [-1, 2], [1.0, 2], "1,2", None, {"0": 1}])
+def test_shape_must_be_a_list_of_non_negative_ints(shape):
+    body = _json({"inputs": [{"name": "x", "datatype": "FP32", "shape": shape, "data": [1, 2]}]})
+    with pytest.raises(InvalidInput, match="input 'x': shape must be a list of non-negative"):
+        decode_request(body)
+
+
+def test_binary_data_size_without_binary_data_is_rejected():
+    doc = {
+        "inputs": [
+            {"name": "x", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}
+        ]
+    }
+    with pytest.raises(InvalidInput, match="does not fit the 0 binary bytes"):
+        decode_request(_json(doc))
+
+
 def test_nan_literal_in_json_is_refused_with_a_hint():
     with pytest.raises(BadRequest, match="binary tensor extension"):
         decode_request(

@@ -102,7 +102,10 @@ class Batcher:
         request; the batch record reports each request's time from then.
         """
         rows = 1
+        signature: tuple = ()
         if self._batching:
+            # Requests batch together when every input has the same trailing shape and dtype.
+            signature = tuple([(k, v.shape[1:], v.dtype) for k, v in inputs.items()])
             first = next(iter(inputs.values()))
             rows = first.shape[0] if first.ndim else 0
             if rows > self._max_rows:
@@ -125,7 +128,7 @@ class Batcher:
             loop.create_future(),
             now,
             now + timeout_us * 1000 if timeout_us > 0 else 0,
-            tuple((k, v.shape[1:], v.dtype) for k, v in inputs.items()) if self._batching else (),
+            signature,
             started_ns or now,
         )
         self._queue.append(item)
