@@ -10,6 +10,7 @@ validation and before the batcher (fail-open), and any number of
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -242,8 +243,11 @@ class InferenceService:
                     ok_c.inc(record.requests)
                     observe_many(request_h, [r / 1e9 for r in record.request_ns])
 
+        # session.run itself, not loaded.run: a bound method would make loaded -> batcher ->
+        # loaded a reference cycle, and a retired version's session would then wait for
+        # the cyclic garbage collector (or forever, if the worker has frozen its heap).
         loaded.scheduler = Batcher(
-            loaded.run,
+            functools.partial(loaded.session.run, loaded.output_names),
             name=f"{loaded.name}:{loaded.version}",
             max_batch_size=max_batch,
             max_queue_delay_us=(
