@@ -164,6 +164,35 @@ def test_per_key_and_per_address_rate_limits(manager, make_auth):
         _call(auth, key)
 
 
+def test_a_granted_key_is_still_blocked_after_failures_from_its_address(manager, make_auth):
+    key = manager.create("ok", ["inference-client"]).key
+    auth = make_auth(max_failures=2, block_seconds=60)
+    assert _call(auth, key, peer="192.0.2.7")  # granted: the repeat takes the short path
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            _call(auth, "oc_" + "0" * 16 + "_" + "A" * 43, peer="192.0.2.7")
+    with pytest.raises(RateLimited):
+        _call(auth, key, peer="192.0.2.7")
+
+
+def test_a_granted_key_expires_on_time(manager, store, audit_path):
+    issued = manager.create("soon", ["inference-client"])
+    store.load()
+    wall = Clock()
+    wall.now = utcnow().timestamp()
+    auth = Authenticator(
+        AuthSettings(audit_log=str(audit_path)),
+        store,
+        audit=AuditLog(str(audit_path)),
+        wallclock=wall,
+    )
+    assert _call(auth, issued.key) and _call(auth, issued.key)
+    wall.now = issued.record.effective_expiry().timestamp() + 1
+    with pytest.raises(Unauthorized):
+        _call(auth, issued.key)
+    assert [e["reason"] for e in _events(audit_path, "auth.failed")] == ["expired_key"]
+
+
 def test_reload_picks_up_new_and_revoked_keys(manager, make_auth, fernet_key):
     first = manager.create("one", ["inference-client"])
     reader = KeyStore(manager.store.path, fernet_key)

@@ -88,6 +88,10 @@ class Authenticator:
         # Keys already verified against their digest since the last reload: skips parsing and
         # the HMAC on the hot path. Only verified keys get in, so its size is bounded by use.
         self._verified: dict[str, _Entry] = {}
+        # Requests granted since the last reload, by everything the pure checks read
+        # (headers, peer, permission, model): a repeat only pays the expiry, the block
+        # list and the rate limits. Cleared on reload, bounded like _verified.
+        self._granted: dict[tuple, tuple[str, _Entry]] = {}
         self._rebuild()
 
     @classmethod
@@ -125,6 +129,7 @@ class Authenticator:
             )
         self._entries = entries
         self._verified = {}
+        self._granted = {}
 
     def maybe_reload(self) -> bool:
         """Reload the key store if its file changed; return True when it did."""
@@ -204,6 +209,14 @@ class Authenticator:
         endpoint = endpoint or classify(method, path)
         if endpoint.open:
             return None
+        memo = (authorization, api_key, peer, forwarded_for, endpoint.permission, endpoint.model)
+        granted = self._granted.get(memo)
+        if granted is not None:
+            client, entry = granted
+            if self._wallclock() < entry.not_after:
+                self._limit(client, entry)
+                return entry.principal
+            del self._granted[memo]  # expired since: the full path below says so
         path = path[:_MAX_AUDIT_PATH]  # only used for the audit trail from here on
         addr = client_address(peer, forwarded_for, self.trusted)
         if addr is None:
@@ -212,15 +225,7 @@ class Authenticator:
             client = peer  # a socket's dotted quad is already str(addr) (saves 0.6 us)
         else:
             client = str(addr)
-        blocked = self._failures.blocked_for(client)
-        if blocked:
-            raise RateLimited(
-                "too many failed authentications from this address", retry_after=blocked
-            )
-        # 429s are not audited one by one: under overload that would flood the trail.
-        wait = self._addr_limits.check(client)
-        if wait:
-            raise RateLimited("rate limit exceeded for this address", retry_after=wait)
+        self._limit_address(client)
 
         presented = self.presented_key(authorization, api_key)
         if presented is None:
@@ -238,9 +243,7 @@ class Authenticator:
         if not entry.networks.matches(addr):
             self._denied(client, entry, "address not allowed", method, path)
             raise Forbidden("this API key may not be used from this address")
-        wait = self._key_limits.check(entry.record.id)
-        if wait:
-            raise RateLimited("rate limit exceeded for this API key", retry_after=wait)
+        self._limit_key(entry)
         perm = endpoint.permission
         if perm is not None and perm not in entry.principal.permissions:
             self._denied(client, entry, f"missing permission {perm}", method, path)
@@ -248,7 +251,31 @@ class Authenticator:
         if endpoint.model is not None and entry.models and endpoint.model not in entry.models:
             self._denied(client, entry, "model not allowed", method, path)
             raise Forbidden(f"this API key may not use model {endpoint.model!r}")
+        if len(self._granted) >= 4096:
+            self._granted.clear()
+        self._granted[memo] = (client, entry)
         return entry.principal
+
+    def _limit(self, client: str, entry: _Entry) -> None:
+        """The checks a granted request repeats: block list, address and key rate limits."""
+        self._limit_address(client)
+        self._limit_key(entry)
+
+    def _limit_address(self, client: str) -> None:
+        blocked = self._failures.blocked_for(client)
+        if blocked:
+            raise RateLimited(
+                "too many failed authentications from this address", retry_after=blocked
+            )
+        # 429s are not audited one by one: under overload that would flood the trail.
+        wait = self._addr_limits.check(client)
+        if wait:
+            raise RateLimited("rate limit exceeded for this address", retry_after=wait)
+
+    def _limit_key(self, entry: _Entry) -> None:
+        wait = self._key_limits.check(entry.record.id)
+        if wait:
+            raise RateLimited("rate limit exceeded for this API key", retry_after=wait)
 
     def _lookup(self, presented: str) -> tuple[_Entry | None, str]:
         entry = self._verified.get(presented)
