@@ -1,4 +1,4 @@
-"""HTTP layer: the aiohttp application, routes, middlewares and the worker process."""
+"""HTTP layer: the aiohttp application, its routes, the request context and the worker process."""
 
 from .app import build_app, error_response, install
 from .keys import SERVICE_KEY, SETTINGS_KEY
