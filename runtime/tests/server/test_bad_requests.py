@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
+import time
 
 import numpy as np
 import pytest
@@ -168,6 +170,35 @@ def test_malformed_infer_urls_are_json_404(server, path):
     assert status == 404, raw
     assert headers["Content-Type"] == "application/json" and "error" in json.loads(raw)
     assert headers["X-Request-ID"]
+
+
+def test_refusals_are_logged_with_their_own_request_id_and_model(server):
+    # Two requests on one keep-alive connection: each log line names its own request
+    # id, and the second (no model in its path) does not carry the first one's model.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for rid, path, body in (
+            ("rid-shape", PATH, json.dumps(doc(shape=(1, 3), data=[1, 2, 3])).encode()),
+            ("rid-index", "/v2/repository/index", b"{not json"),
+        ):
+            conn.request("POST", path, body=body, headers={"X-Request-ID": rid})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 400
+    finally:
+        conn.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = {}
+        for line in server.log.read_text(errors="replace").splitlines():
+            if '"rid-' in line and "request refused" in line:
+                entry = json.loads(line)
+                lines[entry["request_id"]] = entry
+        if len(lines) == 2:
+            break
+        time.sleep(0.1)
+    assert lines["rid-shape"].get("model") == "digits"
+    assert "model" not in lines["rid-index"], lines["rid-index"]
 
 
 def test_infinity_via_binary_is_served_and_json_output_stays_valid(server):

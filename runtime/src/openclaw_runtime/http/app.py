@@ -76,6 +76,14 @@ def _infer_target(path: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _model_of(path: str) -> str | None:
+    """Return the model a /v2/models/{model}... path names (for the logs), else None."""
+    if not path.startswith(_MODELS):
+        return None
+    model = path[len(_MODELS) :].partition("/")[0]
+    return None if not model or path == _MODELS + "stats" else model
+
+
 def _dispatcher(
     settings: Settings, service: InferenceService, guard: Guard | None, route: Handler
 ) -> Handler:
@@ -88,10 +96,8 @@ def _dispatcher(
         request_id_var.set(rid)
         path = request.path
         target = _infer_target(path) if request.method == "POST" else None
-        if target is not None:
-            model_var.set(target[0])
-        elif path.startswith(_MODELS):
-            model_var.set(path.split("/", 4)[3])
+        # Set on every request, so that no request's log lines can show another's model.
+        model_var.set(target[0] if target is not None else _model_of(path))
         start = time.monotonic() if access_log else 0.0
         after: Callable[[int], None] | None = None
         try:
