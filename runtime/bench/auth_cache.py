@@ -277,7 +277,7 @@ def main() -> int:
     out.write_text(json.dumps(doc, indent=2))
     refused = {r["scenario"]: r["non_2xx"] for r in results if r["non_2xx"]}
     if refused:
-        # A refused request costs less than a served one: the comparison would be wrong.
+        # A refused request skips inference but logs a warning: the comparison would be wrong.
         print(f"INVALID: non-2xx answers in {refused}; see the server logs")
         return 1
     return 0 if cpu_cost < 0.10 else 1
