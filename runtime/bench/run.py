@@ -337,12 +337,18 @@ def bench_all(servers: list[Server], body_env, duration: int, rounds: int) -> li
     for server in servers:
         for kind in server.kinds:
             wrk(server.url, 16, 2, body_env[kind])  # warm-up
+    failed: dict[str, str] = {}  # a peer that breaks mid-run leaves the others measured
     for i in range(rounds):
         for kind, conns in points:
             for server in servers:
-                if kind not in server.kinds:
+                if kind not in server.kinds or server.name in failed:
                     continue
-                result = wrk(server.url, conns, duration, body_env[kind])
+                try:
+                    result = wrk(server.url, conns, duration, body_env[kind])
+                except Exception as exc:
+                    print(f"  {server.name}: FAILED: {exc}", file=sys.stderr)
+                    failed[server.name] = str(exc)
+                    continue
                 runs.setdefault((server.name, kind, conns), []).append(result)
                 print(
                     f"  round {i + 1}/{rounds} {server.name:10} {kind:6} c={conns:<3} "
@@ -352,7 +358,8 @@ def bench_all(servers: list[Server], body_env, duration: int, rounds: int) -> li
                 )
     order = {server.name: i for i, server in enumerate(servers)}
     keys = sorted(runs, key=lambda k: (order[k[0]], k[1] != "json", k[2]))
-    return [_median_row(*key, runs[key]) for key in keys]
+    rows = [_median_row(*key, runs[key]) for key in keys if key[0] not in failed]
+    return rows + [{"server": name, "error": error} for name, error in failed.items()]
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -214,7 +214,9 @@ class Authenticator:
         if granted is not None:
             client, entry = granted
             if self._wallclock() < entry.not_after:
-                self._limit(client, entry)
+                # What a grant does not settle: the block list and the rate limits.
+                self._limit_address(client)
+                self._limit_key(entry)
                 return entry.principal
             del self._granted[memo]  # expired since: the full path below says so
         path = path[:_MAX_AUDIT_PATH]  # only used for the audit trail from here on
@@ -255,11 +257,6 @@ class Authenticator:
             self._granted.clear()
         self._granted[memo] = (client, entry)
         return entry.principal
-
-    def _limit(self, client: str, entry: _Entry) -> None:
-        """The checks a granted request repeats: block list, address and key rate limits."""
-        self._limit_address(client)
-        self._limit_key(entry)
 
     def _limit_address(self, client: str) -> None:
         blocked = self._failures.blocked_for(client)

@@ -81,7 +81,7 @@ def _tune_gc() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_THRESHOLDS[0], GC_THRESHOLDS[1], GC_THRESHOLDS[2])
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_worker(settings: Settings, port: int, workers: int = 1, beat: Any = None) -> None:
