@@ -8,10 +8,13 @@ Docker SDK).
 
 from __future__ import annotations
 
+import fcntl
+import ipaddress
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -29,6 +32,84 @@ def ansible_playbook() -> str:
 def docker_answers() -> bool:
     """True when the Docker engine answers (make docker starts it)."""
     return subprocess.run(["docker", "info"], check=False, capture_output=True).returncode == 0
+
+
+def _interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of network interface ``name`` (SIOCGIFADDR), None when it has none."""
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            packed = fcntl.ioctl(s.fileno(), siocgifaddr, struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def docker_bridge_address() -> str:
+    """The host's address on Docker's default bridge, which containers there can reach.
+
+    The bridge network's IPAM ``Gateway`` is empty on a freshly installed docker.io
+    20.10 (its config holds only the subnet), so the address is read from the
+    bridge interface itself (``docker0`` unless the network names another), and
+    only then from ``Gateway``, or else the subnet's first host address.
+    """
+    out = subprocess.run(
+        ["docker", "network", "inspect", "bridge"], check=True, capture_output=True, text=True
+    )
+    network = json.loads(out.stdout)[0]
+    iface = (network.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    address = _interface_ipv4(iface)
+    if address:
+        return address
+    for config in (network.get("IPAM") or {}).get("Config") or []:
+        if config.get("Gateway"):
+            return config["Gateway"].split("/")[0]
+        if config.get("Subnet") and ":" not in config["Subnet"]:
+            return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+    raise AssertionError(f"cannot tell Docker's bridge address from: {out.stdout[:2000]}")
+
+
+def start_server(
+    cmd: list[str], address: tuple[str, int], log: Path, what: str, timeout: float = 30, **popen
+) -> subprocess.Popen:
+    """Start ``cmd`` and wait until ``address`` accepts connections.
+
+    A server that exits fails the test at once with the end of its log (not after
+    the whole timeout); one that never listens fails with its log after ``timeout``.
+    """
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **popen)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(address, timeout=1).close()
+            return proc
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"{what} exited with status {proc.returncode} before listening on "
+                f"{address[0]}:{address[1]}; its log:\n{log.read_text()[-3000:]}"
+            )
+        if time.monotonic() > deadline:
+            proc.terminate()
+            proc.wait(10)
+            raise AssertionError(
+                f"{what} did not listen on {address[0]}:{address[1]} within {timeout:.0f}s; "
+                f"its log:\n{log.read_text()[-3000:]}"
+            )
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate a server started by :func:`start_server` and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

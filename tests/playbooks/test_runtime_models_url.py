@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
-from roletasks import ROOT, changed_count, docker_answers, free_port, run_role_tasks
+from roletasks import (
+    ROOT,
+    changed_count,
+    docker_answers,
+    docker_bridge_address,
+    free_port,
+    run_role_tasks,
+    start_server,
+    stop_server,
+)
 
 VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
 IMAGE = f"openclaw/runtime:{VERSION}"
@@ -61,32 +68,17 @@ def store(tmp_path_factory):
         check=True,
     )
     manifest = json.loads(published.stdout)["manifest_sha256"]
-    gateway = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    gateway = docker_bridge_address()
     port = free_port("0.0.0.0")
-    log = (tmp / "http.log").open("wb")
-    server = subprocess.Popen(
+    server = start_server(
         [sys.executable, "-m", "http.server", str(port), "--bind", gateway],
+        (gateway, port),
+        tmp / "http.log",
+        "http.server (the model store)",
         cwd=tmp / "www",
-        stdout=log,
-        stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection((gateway, port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "http.server did not start"
-            time.sleep(0.2)
     yield {"url": f"http://{gateway}:{port}/digits/2", "sha256": manifest, "www": tmp / "www"}
-    server.terminate()
-    server.wait(10)
-    log.close()
+    stop_server(server)
 
 
 def run_models_tasks(tmp: Path, data: Path, urls: list[dict]) -> subprocess.CompletedProcess[str]:

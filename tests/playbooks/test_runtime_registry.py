@@ -13,15 +13,13 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
-import time
 import warnings
 from pathlib import Path
 
 import pytest
-from roletasks import docker_answers, free_port, run_role_tasks
+from roletasks import docker_answers, free_port, run_role_tasks, start_server, stop_server
 
 with warnings.catch_warnings():
     # Deprecated (gone in Python 3.13); Debian 12 has 3.11 and libxcrypt's bcrypt.
@@ -60,21 +58,12 @@ class Registry:
             cfg["auth"] = {"htpasswd": {"realm": "openclaw-test", "path": str(htpasswd)}}
         config = tmp / "registry.yml"
         config.write_text(json.dumps(cfg))  # JSON is YAML
-        self.log = (tmp / "registry.log").open("wb")
-        self.proc = subprocess.Popen(
-            [REGISTRY, "serve", str(config)], stdout=self.log, stderr=subprocess.STDOUT
+        self.proc = start_server(
+            [REGISTRY, "serve", str(config)],
+            ("127.0.0.1", self.port),
+            tmp / "registry.log",
+            "docker-registry",
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"docker-registry did not start: {(tmp / 'registry.log').read_text()[-2000:]}")
 
     def docker(self, *args: str, stdin: bytes | None = None) -> None:
         env = dict(os.environ, DOCKER_CONFIG=str(self.docker_config))
@@ -98,10 +87,7 @@ class Registry:
         self.docker("image", "rm", ref)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.log.close()
+        stop_server(self.proc)
 
 
 def run_registry_tasks(
