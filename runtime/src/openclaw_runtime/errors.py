@@ -19,6 +19,7 @@ __all__ = [
     "IncompatibleModel",
     "InferenceFailed",
     "InvalidInput",
+    "InvalidModelName",
     "MemoryBudgetExceeded",
     "ModelConfigError",
     "ModelLoadError",
@@ -30,7 +31,17 @@ __all__ = [
     "PayloadTooLarge",
     "Unauthorized",
     "UnsupportedMediaType",
+    "clip",
 ]
+
+# How much of a caller's string an error message repeats: enough to recognise it,
+# never a whole request line (up to 8 KiB) copied into every error and log line.
+ECHO_LIMIT = 200
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Return ``text`` cut to ``limit`` characters (marked with "...") for an error message."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class OpenClawError(Exception):
@@ -72,6 +83,12 @@ class InvalidInput(BadRequest):
     """An input tensor does not match the model (name, shape, datatype, data)."""
 
     code = "invalid_input"
+
+
+class InvalidModelName(BadRequest):
+    """A model name or version in a path or a call is not of the allowed form."""
+
+    code = "invalid_model_name"
 
 
 class UnsupportedMediaType(OpenClawError):

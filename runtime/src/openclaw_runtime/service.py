@@ -273,6 +273,7 @@ class InferenceService:
 
         ``broadcast`` (the repository API) also tells the sibling workers.
         """
+        self.repository.require(name)  # before any per-name state: a bad name adds none
         lock = self._load_locks.setdefault(name, asyncio.Lock())
         async with lock:
             if broadcast:
@@ -293,6 +294,7 @@ class InferenceService:
 
     async def unload(self, name: str, *, broadcast: bool = False) -> Changes:
         """Unload every version of a model (in-flight requests finish first)."""
+        self.repository.require(name)
         lock = self._load_locks.setdefault(name, asyncio.Lock())
         async with lock:
             changes = self.repository.unload(name)

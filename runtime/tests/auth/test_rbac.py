@@ -74,7 +74,36 @@ def test_health_is_open(path):
     assert classify("HEAD", path).open
 
 
-def test_unknown_routes_need_a_key_but_no_permission():
-    endpoint = classify("GET", "/admin")
-    assert not endpoint.open and endpoint.permission is None
-    assert not classify("POST", "/v2/health/live").open
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/admin"),
+        ("POST", "/v2/health/live"),
+        ("GET", "/v2/models/digits/infer"),
+        ("GET", "/v2/models/digits/"),
+        ("POST", "/v2/models//digits/infer"),
+        ("POST", "/v2/models/digits//infer"),
+        ("POST", "/v2//models/digits/infer"),
+    ],
+)
+def test_unknown_routes_need_the_admin_permission(method, path):
+    endpoint = classify(method, path)
+    assert (endpoint.open, endpoint.permission, endpoint.route) == (False, "keys:manage", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/v2/models/secret%2F/infer", "secret/"),
+        ("/v2/models/.%2Fsecret/infer", "./secret"),
+        ("/v2/models/a%25b/infer", "a%b"),
+    ],
+)
+def test_encoded_slash_is_one_segment_as_for_the_router(path, target):
+    # path_safe keeps %2F and %25 encoded; the router decodes them in the matched segment.
+    endpoint = classify("POST", path)
+    assert (endpoint.permission, endpoint.route, endpoint.target) == (
+        "model:infer",
+        "infer",
+        target,
+    )

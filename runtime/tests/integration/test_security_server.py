@@ -1,4 +1,10 @@
-"""Auth against the real server: every role on every endpoint, 401/403/429, allow-lists, reload."""
+"""Auth against the real server: every role on every endpoint, 401/403/429, allow-lists, reload.
+
+The matrix covers each endpoint's canonical path and its alias forms: a model
+segment with an encoded slash or dot (``%2F``, ``%2f``, ``%2E%2E``) is a 400
+for everyone, before any auth decision; a path with an extra or a dot segment
+is no endpoint, so it needs the admin-only permission (and is a 404 for admin).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ import signal
 import subprocess
 
 import pytest
+import yaml
 
 from openclaw_runtime.auth import DEFAULT_ROLES
+from openclaw_runtime.models.demo import build_demo_model, demo_config
 
 from .secserver import INFER_BODY, RuntimeServer, request
 
@@ -29,21 +37,60 @@ ENDPOINTS = [
     ("POST", "/v2/repository/index", "model:read", None),
     ("POST", "/v2/repository/models/digits/load", "model:deploy", None),
 ]
+LAZY = {"load": "on_demand"}
+
+# Every endpoint that names a model, with {m} where the model segment goes.
+MODEL_ENDPOINTS = [
+    ("POST", "/v2/models/{m}/infer", INFER_BODY),
+    ("POST", "/v2/models/{m}/versions/1/infer", INFER_BODY),
+    ("GET", "/v2/models/{m}", None),
+    ("GET", "/v2/models/{m}/versions/1", None),
+    ("GET", "/v2/models/{m}/ready", None),
+    ("GET", "/v2/models/{m}/config", None),
+    ("GET", "/v2/models/{m}/stats", None),
+    ("GET", "/v2/models/{m}/versions/1/stats", None),
+    ("POST", "/v2/repository/models/{m}/load", None),
+    ("POST", "/v2/repository/models/{m}/unload", None),
+]
+# One segment that the router decodes into a name with "/", "." or "%": always a 400.
+ENCODED = [
+    "secret%2F",
+    "secret%2f",
+    ".%2Fsecret",
+    "%2E%2E%2Fsecret",
+    "..%2Fsecret",
+    "%2E%2E",
+    "%2E",
+    "secret%2F%2E%2E",
+    "%2E%2E%2Foutside",
+    "secret%252F",
+]
+# Extra or dot segments: no endpoint at all, so the admin-only permission (then 404).
+STRUCTURAL = ["./secret", "secret/", "/secret"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_onnx):
-    from openclaw_runtime.models.demo import build_demo_model
-
     root = tmp_path_factory.mktemp("security")
     repo = root / "repo"
     build_demo_model(repo, onnx_bytes=demo_onnx)
+    # An on-demand model (each alias used to load one more copy of it) and a model
+    # beside the repository, which no path may reach.
+    (repo / "secret").mkdir()
+    (repo / "secret" / "config.yaml").write_text(yaml.safe_dump(demo_config() | LAZY))
+    build_demo_model(repo, name="secret", onnx_bytes=demo_onnx)
+    build_demo_model(root, name="outside", onnx_bytes=demo_onnx)
     srv = RuntimeServer(
         root / "server",
         repo,
         {"auth": {"trusted_proxies": ["127.0.0.3"], "max_failures": 3, "block_seconds": 30}},
     )
-    srv.keys_by_role = {role: srv.create_key(role, name=role)["key"] for role in DEFAULT_ROLES}
+    issued = {role: srv.create_key(role, name=role) for role in DEFAULT_ROLES}
+    srv.keys_by_role = {role: key["key"] for role, key in issued.items()}
+    srv.ids_by_role = {role: key["id"] for role, key in issued.items()}
+    srv.limited = srv.create_key(
+        "inference-client", name="digits-only", extra=("--model", "digits")
+    )["key"]
     srv.start()
     yield srv
     srv.stop()
@@ -61,6 +108,110 @@ def test_each_role_on_each_endpoint(server, role):
             assert status == 403, (role, method, path, status, raw)
             assert headers["content-type"] == "application/json"
             assert perm in json.loads(raw)["error"]
+
+
+def _alias_paths():
+    for method, template, body in MODEL_ENDPOINTS:
+        for alias in ENCODED:
+            yield method, template.replace("{m}", alias), body, "encoded"
+        for alias in STRUCTURAL:
+            yield method, template.replace("{m}", alias), body, "structural"
+        yield method, "/" + template.replace("{m}", "secret"), body, "structural"
+        yield method, template.replace("{m}", "secret").replace("/v2/", "/v2//"), body, "structural"
+
+
+@pytest.mark.parametrize("role", [*sorted(DEFAULT_ROLES), None])
+def test_each_role_on_each_alias_of_each_endpoint(server, role):
+    key = server.keys_by_role[role] if role else None
+    for n, (method, path, body, kind) in enumerate(_alias_paths()):
+        # Without a key, one address per request: the failure cap (3 here) would answer 429.
+        source = f"127.0.{1 + n // 250}.{1 + n % 250}" if role is None else "127.0.0.30"
+        status, headers, raw = request(server.port, method, path, key=key, body=body, source=source)
+        if kind == "encoded":
+            # Refused at the edge, whoever asks: the message says what a name may be.
+            expected = 400
+        elif role is None:
+            expected = 401
+        else:
+            expected = 404 if role == "admin" else 403
+        assert status == expected, (role, method, path, status, raw)
+        assert headers["content-type"] == "application/json", (role, path, raw)
+        error = json.loads(raw)["error"]
+        if expected == 400:
+            assert "A-Z a-z 0-9 _ . -" in error, error
+        elif expected == 403:
+            assert "keys:manage" in error, error
+    # No alias loaded a copy of the on-demand model or reached a deploy route.
+    status, index = request(
+        server.port, "POST", "/v2/repository/index", key=server.keys_by_role["admin"]
+    )[::2]
+    assert status == 200
+    assert {e["name"] for e in json.loads(index)} == {"digits", "secret"}
+    deploys = [e for e in server.audit_events() if e["event"].startswith("model.")]
+    assert all(e["model"] in ("digits", "secret", "nope") for e in deploys), deploys
+
+
+def test_version_aliases_are_400_with_the_allowed_form(server):
+    key = server.keys_by_role["admin"]
+    for version in ("1%2F", "%2E%2E", "1.0", "-1", "%D9%A1"):  # the last: Arabic-Indic one
+        path = f"/v2/models/digits/versions/{version}/infer"
+        status, _, raw = request(server.port, "POST", path, key=key, body=INFER_BODY)
+        assert status == 400, (path, raw)
+        assert "digits" in json.loads(raw)["error"]
+
+
+def test_model_restricted_key_reaches_no_other_model_by_an_alias(server):
+    key = server.limited
+    ok = request(server.port, "POST", "/v2/models/digits/infer", key=key, body=INFER_BODY)
+    assert ok[0] == 200, ok
+    status, _, raw = request(
+        server.port, "POST", "/v2/models/secret/infer", key=key, body=INFER_BODY
+    )
+    assert status == 403 and "may not use model" in json.loads(raw)["error"]
+    for alias in (".%2Fsecret", "secret%2F", "secret%2f", "%2E%2Fsecret"):
+        path = f"/v2/models/{alias}/infer"
+        status, _, raw = request(server.port, "POST", path, key=key, body=INFER_BODY)
+        assert status == 400, (path, status, raw)
+    for path in ("/v2/models/./secret/infer", "/v2/models/secret//infer"):
+        status, _, raw = request(server.port, "POST", path, key=key, body=INFER_BODY)
+        assert status == 403 and "keys:manage" in json.loads(raw)["error"], (path, raw)
+
+
+def test_encoded_dot_dot_reveals_nothing_outside_the_repository(server):
+    key = server.keys_by_role["admin"]
+    for path in (
+        "/v2/models/..%2Foutside/config",
+        "/v2/models/%2E%2E%2Foutside/config",
+        "/v2/models/..%2Foutside",
+        "/v2/models/..%2F..%2Fetc/config",
+    ):
+        status, _, raw = request(server.port, "GET", path, key=key)
+        assert status == 400, (path, raw)
+        error = json.loads(raw)["error"]
+        assert "input" not in error and str(server.dir.parent) not in error, error
+
+
+@pytest.mark.parametrize("role", sorted(DEFAULT_ROLES))
+def test_each_role_on_the_deploy_routes_is_audited(server, role):
+    key = server.keys_by_role[role]
+    allowed = "model:deploy" in DEFAULT_ROLES[role]
+    for action, event in (("unload", "model.unloaded"), ("load", "model.loaded")):
+        before = len(server.audit_events())
+        path = f"/v2/repository/models/secret/{action}"
+        status, _, raw = request(server.port, "POST", path, key=key)
+        events = [
+            e for e in server.audit_events()[before:] if e["event"].startswith(("model.", "auth."))
+        ]
+        if allowed:
+            assert status == 200, (role, path, raw)
+            assert [(e["event"], e["name"], e["model"], e["status"]) for e in events] == [
+                (event, role, "secret", 200)
+            ]
+        else:
+            assert status == 403 and "model:deploy" in json.loads(raw)["error"], (role, raw)
+            assert [(e["event"], e["key_id"], e["reason"]) for e in events] == [
+                ("auth.denied", server.ids_by_role[role], "missing permission model:deploy")
+            ]
 
 
 def test_health_is_open(server):

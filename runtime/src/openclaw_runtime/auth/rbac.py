@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 __all__ = [
     "DEFAULT_ROLES",
     "PERMISSIONS",
+    "ROUTES",
+    "UNKNOWN_PERMISSION",
     "Endpoint",
     "RoleMap",
     "classify",
@@ -78,53 +79,101 @@ class RoleMap:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """What a request needs: a permission (None = open) and the model it targets, if any."""
+    """What a request needs and what it names.
+
+    ``permission`` is None only for the open endpoints (``open``); ``model`` is
+    the model a key's model list restricts; ``route`` names the endpoint ("" =
+    no known endpoint); ``target`` and ``version`` are the model and version
+    the path names, decoded as the router decodes them (``target`` is also set
+    for statistics, which a key's model list does not restrict). The HTTP edge
+    validates ``target`` and ``version`` before any decision depends on them.
+    """
 
     permission: str | None
     model: str | None = None
     open: bool = False
+    route: str = ""
+    target: str | None = None
+    version: str | None = None
 
 
-_M = r"/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str | None], ...] = tuple(
-    (method, re.compile(pattern + r"/?$"), perm)
-    for method, pattern, perm in (
-        ("GET", r"^/v2/health/(?:live|ready)", None),
-        ("GET", r"^/v2/models(?:/[^/]+(?:/versions/[^/]+)?)?/stats", "monitor:view"),
-        ("GET", r"^/metrics", "monitor:view"),
-        ("POST", r"^" + _M + r"/infer", "model:infer"),
-        ("GET", r"^" + _M + r"(?:/ready|/config)?", "model:read"),
-        ("GET", r"^/v2", "model:read"),
-        ("POST", r"^/v2/repository/index", "model:read"),
-        (
-            "POST",
-            r"^/v2/repository/models/(?P<model>[^/]+)/(?:load|unload)",
-            "model:deploy",
-        ),
-    )
+# Every route the server registers (http/handlers.py), in the router's own template
+# syntax; a test checks that the two lists agree. An unknown path needs the admin-only
+# permission: if this table and the router ever disagreed, the difference would be
+# closed to every key but an admin's, never open to any key.
+UNKNOWN_PERMISSION = "keys:manage"
+_M = "/v2/models/{model}"
+_V = _M + "/versions/{version}"
+ROUTES: tuple[tuple[str, str, str, str | None], ...] = (
+    ("POST", _M + "/infer", "infer", "model:infer"),
+    ("POST", _V + "/infer", "infer", "model:infer"),
+    ("GET", "/v2/health/live", "health", None),
+    ("GET", "/v2/health/ready", "health", None),
+    ("GET", "/v2", "server", "model:read"),
+    ("GET", "/v2/models/stats", "stats", "monitor:view"),
+    ("GET", _M, "metadata", "model:read"),
+    ("GET", _V, "metadata", "model:read"),
+    ("GET", _M + "/ready", "ready", "model:read"),
+    ("GET", _V + "/ready", "ready", "model:read"),
+    ("GET", _M + "/config", "config", "model:read"),
+    ("GET", _V + "/config", "config", "model:read"),
+    ("GET", _M + "/stats", "stats", "monitor:view"),
+    ("GET", _V + "/stats", "stats", "monitor:view"),
+    ("POST", "/v2/repository/index", "index", "model:read"),
+    ("POST", "/v2/repository/models/{model}/load", "load", "model:deploy"),
+    ("POST", "/v2/repository/models/{model}/unload", "unload", "model:deploy"),
+    ("GET", "/metrics", "metrics", "monitor:view"),
 )
 
 
-@lru_cache(maxsize=4096)
-def classify(method: str, path: str) -> Endpoint:
-    """Return the permission ``method path`` needs.
+def _pattern(template: str) -> re.Pattern[str]:
+    # aiohttp's dynamic segment is [^{}/]+, matched in full against the URL's path_safe.
+    parts = re.split(r"\{(model|version)\}", template)
+    out = ""
+    for i, part in enumerate(parts):
+        out += re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^{{}}/]+)"
+    return re.compile(out)
 
-    Health endpoints are open (load balancers, orchestrators); every other
-    path, known or not, needs at least a valid key, so that probing for routes
-    without credentials only ever yields 401.
+
+_TABLE = tuple(
+    (method, _pattern(template), route, perm) for method, template, route, perm in ROUTES
+)
+
+
+def _unquote(segment: str) -> str:
+    # What aiohttp does to a matched segment: path_safe keeps %2F and %25 encoded.
+    if "%" not in segment:
+        return segment
+    return segment.replace("%2F", "/").replace("%25", "%")
+
+
+def classify(method: str, path: str) -> Endpoint:
+    """Return what ``method path`` needs; ``path`` is the URL's ``path_safe``, as the router's.
+
+    aiohttp matches routes on ``request.rel_url.path_safe`` (percent-decoded except
+    %2F and %25) and then decodes those two in the segment it hands the handler;
+    classifying the fully decoded ``request.path`` instead would see other routes
+    than the ones that run. Health endpoints are open (load balancers,
+    orchestrators); a path that is no known endpoint needs ``keys:manage``.
     """
     if method == "HEAD":
         method = "GET"
-    for route_method, pattern, perm in _ROUTES:
+    for route_method, pattern, route, perm in _TABLE:
         if route_method != method:
             continue
-        match = pattern.match(path)
+        match = pattern.fullmatch(path)
         if match is None:
             continue
         if perm is None:
-            return Endpoint(None, open=True)
-        model = match.groupdict().get("model")
-        if perm == "monitor:view":
-            model = None  # stats of any model are a monitoring view, not a model read
-        return Endpoint(perm, model)
-    return Endpoint(None)
+            return Endpoint(None, open=True, route=route)
+        groups = match.groupdict()
+        target = groups.get("model")
+        if target is not None:
+            target = _unquote(target)
+        version = groups.get("version")
+        if version is not None:
+            version = _unquote(version)
+        # Statistics of any model are a monitoring view, not a model read.
+        model = None if perm == "monitor:view" else target
+        return Endpoint(perm, model, route=route, target=target, version=version)
+    return Endpoint(UNKNOWN_PERMISSION)

@@ -3,8 +3,12 @@
 Every request passes :func:`install`'s ``dispatch`` first: request id, error
 rendering and access log, then the ``guard`` (the auth check, a plain function
 called before the handler, so its errors render like any other), then the
-handler. ``POST /v2/models/{m}[/versions/{v}]/infer`` goes straight to its
-handler; every other path goes through the application's router (and
+handler. Before all of these, :func:`endpoint` classifies the request on the
+path the router matches (``rel_url.path_safe``) and validates the model name
+and version it names (400 if invalid), so that the auth check, the infer fast
+path and the router all see one endpoint and one model.
+``POST /v2/models/{m}[/versions/{v}]/infer`` goes straight to its handler;
+every other path goes through the application's router (and
 ``extra_middlewares``, if any). In-process measurements on the demo model: an
 aiohttp middleware layer, even one that does nothing, cost 2.4-3.4 us per
 request, the router's resolution about 4 us and a coroutine wrapped around the
@@ -20,29 +24,45 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from ..auth.rbac import Endpoint, classify
 from ..config import Settings
 from ..errors import OpenClawError, PayloadTooLarge
 from ..logs import model_var, request_id_var
+from ..models.repository import check_model_name, check_version
 from ..service import InferenceService
 from . import handlers
 from .keys import SERVICE_KEY, SETTINGS_KEY
 
-__all__ = ["SERVICE_KEY", "SETTINGS_KEY", "Guard", "build_app", "error_response", "install"]
+__all__ = [
+    "SERVICE_KEY",
+    "SETTINGS_KEY",
+    "Guard",
+    "build_app",
+    "endpoint",
+    "error_response",
+    "install",
+]
 
-# Called with each request before its handler: raises an OpenClawError to refuse it,
-# or returns None, or a callback that gets the response status once it is known.
-Guard = Callable[[web.BaseRequest], Callable[[int], None] | None]
+# Called with each request and its endpoint before the handler: raises an OpenClawError
+# to refuse it, or returns None, or a callback that gets the response status once known.
+Guard = Callable[[web.BaseRequest, Endpoint], Callable[[int], None] | None]
 
 log = logging.getLogger("openclaw.http")
 access = logging.getLogger("openclaw.access")
 
 _ids = itertools.count(1)
 _PREFIX = f"{os.getpid():x}-"
+# A caller's X-Request-ID is echoed in the response and every log line of the request:
+# anything longer or outside printable ASCII is replaced by a generated id.
+_MAX_REQUEST_ID = 200
+# Longer request lines are classified on every request: the cache never holds 8 KiB ones.
+_MAX_CACHED_LINE = 256
 
 
 def error_response(status: int, message: str, retry_after: float | None = None) -> web.Response:
@@ -57,31 +77,28 @@ def error_response(status: int, message: str, retry_after: float | None = None) 
     )
 
 
-_MODELS = "/v2/models/"
+@lru_cache(maxsize=4096)
+def _cached_endpoint(method: str, path: str) -> Endpoint:
+    return _checked(classify(method, path))
 
 
-def _infer_target(path: str) -> tuple[str, str | None] | None:
-    """Return (model, version) when ``path`` is an infer URL, else None.
+def _checked(found: Endpoint) -> Endpoint:
+    if found.target is not None:
+        check_model_name(found.target)
+    if found.version is not None:
+        check_version(found.version)
+    return found
 
-    Accepts the URLs the router's ``/v2/models/{model}[/versions/{version}]/infer``
-    routes accept (non-empty segments without "/"); both reach the same handler.
+
+def endpoint(method: str, path: str) -> Endpoint:
+    """Return the endpoint of ``method path`` with its model name and version validated.
+
+    ``path`` must be ``request.rel_url.path_safe``, the form aiohttp's router
+    matches; a name or version of the wrong form raises InvalidModelName (400).
     """
-    if not path.endswith("/infer") or not path.startswith(_MODELS):
-        return None
-    parts = path[len(_MODELS) : -len("/infer")].split("/")
-    if len(parts) == 1 and parts[0]:
-        return parts[0], None
-    if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
-        return parts[0], parts[2]
-    return None
-
-
-def _model_of(path: str) -> str | None:
-    """Return the model a /v2/models/{model}... path names (for the logs), else None."""
-    if not path.startswith(_MODELS):
-        return None
-    model = path[len(_MODELS) :].partition("/")[0]
-    return None if not model or path == _MODELS + "stats" else model
+    if len(path) + len(method) > _MAX_CACHED_LINE:
+        return _checked(classify(method, path))
+    return _cached_endpoint(method, path)
 
 
 def _dispatcher(
@@ -92,19 +109,24 @@ def _dispatcher(
     limit = settings.server.max_body_bytes
 
     async def dispatch(request: web.BaseRequest) -> web.StreamResponse:
-        rid = request.headers.get("X-Request-ID") or _PREFIX + str(next(_ids))
+        rid = request.headers.get("X-Request-ID")
+        if not rid or len(rid) > _MAX_REQUEST_ID or not (rid.isascii() and rid.isprintable()):
+            rid = _PREFIX + str(next(_ids))
         request_id_var.set(rid)
-        path = request.path
-        target = _infer_target(path) if request.method == "POST" else None
-        # Set on every request, so that no request's log lines can show another's model.
-        model_var.set(target[0] if target is not None else _model_of(path))
+        path = request.rel_url.path_safe
+        # Set on every request, so that no request's log lines can show another's model;
+        # the model only once its name is known to be valid.
+        model_var.set(None)
         start = time.monotonic() if access_log else 0.0
         after: Callable[[int], None] | None = None
         try:
+            found = endpoint(request.method, path)
+            if found.target is not None:
+                model_var.set(found.target)
             if guard is not None:
-                after = guard(request)
-            if target is not None:
-                response = await handlers.infer_model(request, service, *target)
+                after = guard(request, found)
+            if found.route == "infer":
+                response = await handlers.infer_model(request, service, found.target, found.version)
             else:
                 response = await route(request)
         except OpenClawError as exc:

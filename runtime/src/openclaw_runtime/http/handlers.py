@@ -10,7 +10,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from .. import __version__
-from ..errors import BadRequest, UnsupportedMediaType
+from ..errors import BadRequest, ModelNotReady, UnsupportedMediaType, clip
 from ..metrics import CONTENT_TYPE_LATEST, render
 from ..models.session import LoadedModel
 from ..protocol import decode_request, encode_response
@@ -102,9 +102,7 @@ async def model_ready(request: web.Request) -> web.Response:
     service = _service(request)
     try:
         service.repository.get(name, request.match_info.get("version"))
-    except Exception as exc:
-        if getattr(exc, "status", None) == 404:
-            raise
+    except ModelNotReady:
         return _json({"name": name, "ready": False}, 503)
     return _json({"name": name, "ready": True})
 
@@ -179,7 +177,7 @@ async def infer_model(
     content_type = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
-            f"Content-Type {content_type!r} is not supported; send application/json or, with "
+            f"Content-Type {clip(content_type)!r} is not supported; send application/json or, with "
             "Inference-Header-Content-Length, application/octet-stream"
         )
     loaded = await service.resolve(model, version)
@@ -188,14 +186,18 @@ async def infer_model(
         body = await request.read()
     except (PayloadEncodingError, RequestPayloadError) as exc:
         encoding = request.headers.get("Content-Encoding")
-        raise UnsupportedMediaType(f"body is not valid {encoding} data: {exc}") from None
+        raise UnsupportedMediaType(
+            f"body is not valid {clip(encoding or '')} data: {clip(str(exc))}"
+        ) from None
     header = request.headers.get(_HEADER)
     header_length = None
     if header is not None:
         try:
+            if len(header) > 20:  # no byte count has more digits; int() of 4000 would parse
+                raise ValueError(header)
             header_length = int(header)
         except ValueError:
-            raise BadRequest(f"{_HEADER} must be an integer, got {header!r}") from None
+            raise BadRequest(f"{_HEADER} must be an integer, got {clip(header)!r}") from None
     decoded = decode_request(body, header_length)
     response = await service.infer(loaded, decoded)
     payload, json_length = encode_response(response, decoded.outputs, decoded.binary_output)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from ..auth import Authenticator, classify, client_address
+from ..auth import Authenticator, Endpoint, client_address
 from ..cache import ResultCache
 from ..config import Settings
 from .app import Guard
@@ -73,9 +73,11 @@ class Security:
 
 
 def _auth_guard(auth: Authenticator) -> Guard:
-    def check(request: web.BaseRequest) -> Callable[[int], None] | None:
-        method, path = request.method, request.path
-        endpoint = classify(method, path)
+    def check(request: web.BaseRequest, endpoint: Endpoint) -> Callable[[int], None] | None:
+        # The endpoint comes from the dispatch, classified on the path the router matches
+        # (never the decoded request.path, where %2F looks like a separator); the audit
+        # trail shows that same path.
+        method, path = request.method, request.rel_url.path_safe
         if endpoint.open:
             return None
         headers = request.headers
@@ -96,7 +98,7 @@ def _auth_guard(auth: Authenticator) -> Guard:
         def audited(status: int) -> None:
             client = client_address(peer, headers.get("X-Forwarded-For"), auth.trusted)
             auth.audit.emit(
-                _DEPLOY_EVENTS.get(path.rsplit("/", 1)[-1], "model.changed"),
+                _DEPLOY_EVENTS.get(endpoint.route, "model.changed"),
                 client=str(client) if client else None,
                 model=endpoint.model,
                 key_id=principal.key_id,

@@ -10,6 +10,7 @@ served before in place and records the reason for the repository index.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,19 +18,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import (
+    InvalidModelName,
     MemoryBudgetExceeded,
     ModelLoadError,
     ModelNotFound,
     ModelNotReady,
     OpenClawError,
+    clip,
 )
 from .manifest import MANIFEST_NAME
 from .modelconfig import CONFIG_NAME, ModelConfig, load_model_config
 from .session import MODEL_FILE, LoadedModel, SessionOptions, estimate_memory, load_version
 
-__all__ = ["Changes", "IndexEntry", "ModelRepository"]
+__all__ = [
+    "NAME_RULE",
+    "VERSION_RULE",
+    "Changes",
+    "IndexEntry",
+    "ModelRepository",
+    "check_model_name",
+    "check_version",
+]
 
 READY, UNAVAILABLE, LOADING = "READY", "UNAVAILABLE", "LOADING"
+
+# A name is one directory of the repository and nothing else: no separator, no
+# "." or ".." segment, no second spelling of the same directory (an alias would
+# load a second copy of the model and be a second name for the auth checks).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_VERSION = re.compile(r"[0-9]{1,19}")
+NAME_RULE = "1-128 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit, without '..'"
+VERSION_RULE = "1-19 digits"
+
+
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name, else raise InvalidModelName (400)."""
+    if _NAME.fullmatch(name) is None or ".." in name:
+        raise InvalidModelName(f"invalid model name {clip(name)!r}: use {NAME_RULE}")
+    return name
+
+
+def check_version(version: str) -> str:
+    """Return ``version`` if it is a valid version number, else raise InvalidModelName (400)."""
+    if _VERSION.fullmatch(version) is None:
+        raise InvalidModelName(f"invalid model version {clip(version)!r}: use {VERSION_RULE}")
+    return version
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +133,26 @@ class ModelRepository:
     # --- reading (event loop) -----------------------------------------------------------
 
     def names(self) -> list[str]:
-        """Return the model names present in the repository directory."""
+        """Return the model names present in the repository directory.
+
+        A directory whose name is not a valid model name is not a model: no request
+        could name it.
+        """
         try:
             return sorted(
                 p.name
                 for p in self.root.iterdir()
-                if p.is_dir() and not p.name.startswith(".") and (p / CONFIG_NAME).exists()
+                if _NAME.fullmatch(p.name) is not None
+                and ".." not in p.name
+                and p.is_dir()
+                and (p / CONFIG_NAME).exists()
             )
         except FileNotFoundError:
             return []
 
     def config(self, name: str) -> ModelConfig:
         """Return the config of a model (read from disk if it was never loaded)."""
+        check_model_name(name)
         model = self._models.get(name)
         if model is not None and model.config is not None:
             return model.config
@@ -120,7 +161,10 @@ class ModelRepository:
         return load_model_config(self.root / name)
 
     def get(self, name: str, version: str | None = None) -> LoadedModel:
-        """Return the ready version (newest when ``version`` is None) or raise 404/503."""
+        """Return the ready version (newest when ``version`` is None) or raise 400/404/503."""
+        check_model_name(name)
+        if version is not None:
+            check_version(version)
         model = self._models.get(name)
         if model is None or not model.versions:
             if model is None and not (self.root / name / CONFIG_NAME).exists():
@@ -130,12 +174,9 @@ class ModelRepository:
             reason = f": {model.reason}" if model is not None and model.reason else ""
             raise ModelNotReady(f"model '{name}' is not ready{reason}")
         versions = model.versions
-        if version is None or version == "":
+        if version is None:
             return versions[max(versions)]
-        try:
-            number = int(version)
-        except ValueError:
-            raise ModelNotFound(f"unknown version '{version}' of model '{name}'") from None
+        number = int(version)
         found = versions.get(number)
         if found is None:
             if not self._version_exists(name, version):
@@ -145,7 +186,17 @@ class ModelRepository:
         return found
 
     def _version_exists(self, name: str, version: str) -> bool:
-        return version.isdigit() and (self.root / name / version / MODEL_FILE).exists()
+        return (self.root / name / version / MODEL_FILE).exists()
+
+    def require(self, name: str) -> None:
+        """Raise unless ``name`` is a valid name of a model known here or on disk.
+
+        Callers that keep something per model name (locks, actions for sibling
+        workers) call this first, so that unknown names never grow their state.
+        """
+        check_model_name(name)
+        if name not in self._models and not (self.root / name / CONFIG_NAME).exists():
+            raise ModelNotFound(f"unknown model '{name}'")
 
     def loaded(self) -> list[LoadedModel]:
         """Return every published version."""
@@ -182,7 +233,7 @@ class ModelRepository:
             return sorted(
                 int(p.name)
                 for p in (self.root / name).iterdir()
-                if p.is_dir() and p.name.isdigit() and (p / MODEL_FILE).exists()
+                if _VERSION.fullmatch(p.name) and p.is_dir() and (p / MODEL_FILE).exists()
             )
         except (FileNotFoundError, NotADirectoryError):
             return []
@@ -195,6 +246,7 @@ class ModelRepository:
 
     def load(self, name: str, *, explicit: bool = True) -> Changes:
         """(Re)load a model: publish the versions its policy selects, retire the others."""
+        check_model_name(name)
         with self._lock:
             model = self._models.setdefault(name, _Model())
             if explicit:
@@ -339,6 +391,7 @@ class ModelRepository:
 
     def unload(self, name: str) -> Changes:
         """Retire every version of a model; it stays unloaded until loaded again."""
+        check_model_name(name)
         with self._lock:
             model = self._models.get(name)
             if model is None:
