@@ -62,8 +62,7 @@ def test_ssh_brute_force_is_banned_and_others_still_connect(host, target):
             host.run("fail2ban-client set sshd unbanip %s", bad.address)
 
 
-def test_runtime_auth_failures_are_banned(host):
-    client = "192.0.2.77"
+def _audit_failures(host, client, count=6):
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     lines = "".join(
         json.dumps(
@@ -71,9 +70,29 @@ def test_runtime_auth_failures_are_banned(host):
             separators=(",", ":"),
         )
         + "\n"
-        for _ in range(6)
+        for _ in range(count)
     )
     host.check_output("printf %%s %s >> %s", lines, AUDIT_LOG)
+
+
+def test_trusted_proxy_is_never_banned(host):
+    """Failures logged with the load balancer's address (a forged X-Forwarded-For
+    the runtime could not see through) must not ban the load balancer."""
+    proxy, other = "192.0.2.10", "192.0.2.78"
+    assert proxy in host.check_output("fail2ban-client get openclaw-auth ignoreip")
+    _audit_failures(host, proxy)
+    _audit_failures(host, other)
+    try:
+        # The other address is banned: the jail read both batches.
+        assert wait_for(lambda: other in jail_status(host, "openclaw-auth"))
+        assert proxy not in jail_status(host, "openclaw-auth")
+    finally:
+        host.run("fail2ban-client set openclaw-auth unbanip %s", other)
+
+
+def test_runtime_auth_failures_are_banned(host):
+    client = "192.0.2.77"
+    _audit_failures(host, client)
     try:
         assert wait_for(lambda: client in jail_status(host, "openclaw-auth")), jail_status(
             host, "openclaw-auth"
