@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Settings
+from ..host import bind_socket
 from ..logs import configure_logging
 from ..service import InferenceService
-from ..supervisor import bind_socket
 from .app import build_app, install
 from .security import Security
 
