@@ -29,5 +29,11 @@ def test_reopen_after_logrotate_moved_the_file(tmp_path):
     assert json.loads((tmp_path / "audit.log.1").read_text())["event"] == "one"
 
 
-def test_empty_target_drops_events(tmp_path):
-    AuditLog("").emit("anything")  # no file, no error
+def test_empty_target_drops_events(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    AuditLog("-").emit("to-stderr", client="192.0.2.1")
+    assert '"event":"to-stderr","client":"192.0.2.1"' in capsys.readouterr().err
+    AuditLog("").emit("dropped", client="192.0.2.1")
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")
+    assert list(tmp_path.iterdir()) == []  # and no file was created for it
