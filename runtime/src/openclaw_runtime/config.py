@@ -55,7 +55,17 @@ class ServerSettings:
     port: int = field(default=8000, metadata=_range(0, 65535))
     # 0 = one worker per CPU of the container's quota (cgroup cpu.max / cfs quota).
     workers: int = field(default=0, metadata=_range(0, 256))
-    max_body_bytes: int = field(default=64 * 1024 * 1024, metadata=_range(1024))
+    # Largest request body, after Content-Encoding is undone (a full batch of the demo
+    # model, 32 x 64 floats, is about 25 KB in JSON).
+    max_body_bytes: int = field(default=16 * 1024 * 1024, metadata=_range(1024))
+    # Bodies of this many bytes or more are decoded in a thread, so that the event loop
+    # keeps serving small requests; smaller ones are decoded inline (no thread hop).
+    decode_in_thread_bytes: int = field(default=1024 * 1024, metadata=_range(0))
+    # Largest element count of one input tensor; checked, with the bytes that carry
+    # the data, before anything is allocated for the tensor.
+    max_tensor_elements: int = field(default=16 * 1024 * 1024, metadata=_range(1, 1 << 40))
+    # Most dimensions an input tensor may have (numpy's own limit is 64).
+    max_tensor_dims: int = field(default=16, metadata=_range(1, 32))
     # Seconds in-flight requests get to finish after SIGTERM.
     shutdown_grace_seconds: float = field(default=20.0, metadata=_range(0, 3600))
     # Seconds readiness reports 503 before the listener closes (load balancers notice).

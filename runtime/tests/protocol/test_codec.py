@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
+import struct
+import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
 
+from openclaw_runtime.config import ServerSettings
 from openclaw_runtime.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from openclaw_runtime.protocol import decode_request, encode_response
 from openclaw_runtime.protocol.codec import pack_bytes
@@ -235,7 +239,7 @@ def test_json_response_carries_model_version_id_and_flat_data():
         "name": "a",
         "datatype": "FP32",
         "shape": [1, 2],
-        "data": [1.5, None],
+        "data": [1.5, "NaN"],
     }
 
 
@@ -291,3 +295,175 @@ def test_binary_outputs_are_little_endian_whatever_the_array_order(order):
     body, header_length = encode_response(response, None, True)
     assert header_length is not None
     assert body[header_length:] == np.array([1.5, -2.25, 3.0], dtype="<f4").tobytes()
+
+
+# --- hostile shapes: refused before anything is allocated for them ---------------------
+
+
+def _binary(shape, datatype: str, raw: bytes) -> tuple[bytes, int]:
+    header = _json(
+        {
+            "inputs": [
+                {
+                    "name": "x",
+                    "datatype": datatype,
+                    "shape": shape,
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ]
+        }
+    )
+    return header + raw, len(header)
+
+
+def _one_element(datatype: str) -> bytes:
+    if datatype == "BYTES":
+        return struct.pack("<I", 1) + b"a"
+    return np.zeros(1, DTYPES[datatype]).tobytes()
+
+
+def _decode_both(shape, datatype: str, data, raw: bytes):
+    """Yield two decoders of ``shape``: JSON ``data`` and binary ``raw``."""
+    yield lambda: decode_request(
+        _json({"inputs": [{"name": "x", "datatype": datatype, "shape": shape, "data": data}]})
+    )
+    body, length = _binary(shape, datatype, raw)
+    yield lambda: decode_request(body, length)
+
+
+@pytest.mark.parametrize("datatype", [*NUMERIC, "BYTES"])
+@pytest.mark.parametrize("shape", [[2**31], [2**40], [2**20, 2**20, 2**20]])
+def test_more_elements_than_the_configured_maximum_are_refused(datatype, shape):
+    data = ["a"] if datatype == "BYTES" else [1]
+    for decode in _decode_both(shape, datatype, data, _one_element(datatype)):
+        with pytest.raises(InvalidInput) as err:
+            decode()
+        message = str(err.value)
+        assert f"more than the {2**24} this server accepts" in message
+        assert "server.max_tensor_elements" in message and "split the batch" in message
+
+
+@pytest.mark.parametrize("datatype", [*NUMERIC, "BYTES"])
+def test_shape_larger_than_its_bytes_is_refused(datatype):
+    # Under the element limit, but more elements than the request's bytes can carry.
+    shape = [2**22]
+    data = ["a"] if datatype == "BYTES" else [1]
+    for decode in _decode_both(shape, datatype, data, _one_element(datatype)):
+        with pytest.raises(InvalidInput) as err:
+            decode()
+        assert "input 'x': shape [4194304] needs 4194304 values but the request has room" in str(
+            err.value
+        )
+
+
+def test_bytes_shape_is_checked_against_its_data_before_the_array_is_allocated():
+    # The old decoder built np.empty(count, object) first: 128 MiB for this 70-byte body.
+    body, length = _binary([2**24], "BYTES", _one_element("BYTES"))
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput, match=r"room for at most 1 .*4 per BYTES element"):
+            decode_request(body, length)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, f"decoding a refused shape allocated {peak} bytes"
+
+
+@pytest.mark.parametrize("ndim", [17, 70, 10_000])
+def test_too_many_dimensions_are_refused_with_the_limit(ndim):
+    shape = [1] * ndim
+    for decode in _decode_both(shape, "FP32", [1.0], _one_element("FP32")):
+        with pytest.raises(InvalidInput) as err:
+            decode()
+        assert f"shape has {ndim} dimensions, more than the 16" in str(err.value)
+        assert "server.max_tensor_dims" in str(err.value)
+
+
+def test_the_maximum_number_of_dimensions_is_accepted():
+    (decode, _) = _decode_both([1] * 16, "FP32", [1.0], _one_element("FP32"))
+    assert decode().inputs[0].data.ndim == 16
+
+
+@pytest.mark.parametrize("shape", [[0, 2**62, 2**62], [2**40, 0], [0, 2**25]])
+@pytest.mark.parametrize("datatype", ["FP32", "BYTES"])
+def test_empty_shape_with_giant_dimensions_is_refused(shape, datatype):
+    # numpy raises ValueError for these: it used to be a 500 with a traceback.
+    for decode in _decode_both(shape, datatype, [], b""):
+        with pytest.raises(InvalidInput, match="non-zero dimensions that multiply to"):
+            decode()
+
+
+def test_empty_shape_with_modest_dimensions_still_decodes():
+    for decode in _decode_both([0, 64], "FP32", [], b""):
+        assert decode().inputs[0].data.shape == (0, 64)
+
+
+@pytest.mark.parametrize("shape", [[-1], [2, -3], [-(2**62)]])
+def test_negative_dimensions_are_refused_in_binary_too(shape):
+    body, length = _binary(shape, "FP32", b"")
+    with pytest.raises(InvalidInput, match="shape must be a list of non-negative ints"):
+        decode_request(body, length)
+
+
+def test_shape_echo_in_an_error_is_cut():
+    body = _json({"inputs": [{"name": "x", "datatype": "FP32", "shape": ["a" * 100_000]}]})
+    with pytest.raises(InvalidInput) as err:
+        decode_request(body)
+    assert len(str(err.value)) < 400
+
+
+def test_element_and_dimension_limits_come_from_the_settings():
+    limits = ServerSettings(max_tensor_elements=10, max_tensor_dims=2)
+    ok = _json({"inputs": [{"name": "x", "datatype": "INT8", "shape": [2, 5], "data": [0] * 10}]})
+    assert decode_request(ok, None, limits).inputs[0].data.shape == (2, 5)
+    over = _json({"inputs": [{"name": "x", "datatype": "INT8", "shape": [11], "data": [0] * 11}]})
+    with pytest.raises(InvalidInput, match="more than the 10 this server accepts"):
+        decode_request(over, None, limits)
+    deep = _json({"inputs": [{"name": "x", "datatype": "INT8", "shape": [1, 1, 1], "data": [0]}]})
+    with pytest.raises(InvalidInput, match="more than the 2 this server accepts"):
+        decode_request(deep, None, limits)
+
+
+# --- non-finite floats in JSON -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_non_finite_json_outputs_are_spelled_out_not_null(dtype):
+    values = np.array([[0.1, np.nan, np.inf, -np.inf, -0.0]], dtype)
+    body, _ = encode_response(InferenceResponse("m", "1", [Tensor("y", "FP32", values)]))
+    data = json.loads(body)["outputs"][0]["data"]
+    assert data[1:4] == ["NaN", "Infinity", "-Infinity"]
+    assert None not in data
+    # What a client does with JSON data (tritonclient's as_numpy): the values come back.
+    back = np.array(data, dtype=dtype)
+    np.testing.assert_array_equal(back, values.reshape(-1))
+    assert math.copysign(1, back[4]) == -1
+
+
+def test_finite_float32_outputs_keep_their_short_form_next_to_non_finite_ones():
+    values = np.array([0.1, np.nan], np.float32)
+    body, _ = encode_response(InferenceResponse("m", "1", [Tensor("y", "FP32", values)]))
+    assert b'"data":[0.1,"NaN"]' in body
+
+
+def test_null_elsewhere_in_the_response_leaves_finite_data_alone():
+    response = InferenceResponse(
+        "null", "1", [Tensor("y", "FP32", np.array([1.5], np.float32))], id="null"
+    )
+    body, _ = encode_response(response)
+    assert json.loads(body)["outputs"][0]["data"] == [1.5]
+
+
+def test_non_finite_strings_are_accepted_as_json_input():
+    doc = {
+        "inputs": [
+            {
+                "name": "x",
+                "datatype": "FP32",
+                "shape": [3],
+                "data": ["NaN", "Infinity", "-Infinity"],
+            }
+        ]
+    }
+    data = decode_request(_json(doc)).inputs[0].data
+    assert np.isnan(data[0]) and data[1] == np.inf and data[2] == -np.inf

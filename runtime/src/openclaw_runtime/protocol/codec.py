@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..errors import BadRequest, InvalidInput
+from ..config import ServerSettings
+from ..errors import BadRequest, InvalidInput, clip
 from .datatypes import DATATYPES, datatype_of
 from .types import InferenceRequest, InferenceResponse, RequestedOutput, Tensor
 
@@ -18,6 +19,8 @@ __all__ = ["decode_request", "encode_response", "pack_bytes", "unpack_bytes"]
 _LEN = struct.Struct("<I")
 # The wire is little-endian whatever the machine (built once: newbyteorder costs 0.14 us).
 _LITTLE_ENDIAN = {name: dtype.newbyteorder("<") for name, dtype in DATATYPES.items()}
+# The limits a caller gets without passing any: the defaults of the server settings.
+_DEFAULT_LIMITS = ServerSettings()
 
 
 def pack_bytes(array: np.ndarray) -> bytes:
@@ -32,8 +35,14 @@ def pack_bytes(array: np.ndarray) -> bytes:
 
 def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
     """Parse ``count`` length-prefixed elements of a BYTES tensor."""
+    end = len(buf)
+    if count > end // 4:  # every element has its 4-byte length: refuse before allocating
+        raise InvalidInput(
+            f"input '{name}': {count} BYTES elements need at least {4 * count} bytes "
+            f"(4 per element), binary_data_size is {end}; send a shape that matches the data"
+        )
     out = np.empty(count, dtype=np.object_)
-    pos, end = 0, len(buf)
+    pos = 0
     for i in range(count):
         if pos + 4 > end:
             raise InvalidInput(f"input '{name}': BYTES data ends after {i} of {count} elements")
@@ -48,18 +57,64 @@ def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
     return out
 
 
-def _shape(name: str, raw: Any) -> tuple[int, ...]:
-    if type(raw) is list:
+def _shape(name: str, raw: Any, max_dims: int) -> tuple[int, ...]:
+    if type(raw) is list and len(raw) <= max_dims:
         for d in raw:  # a loop: all() over a generator costs twice as much for short shapes
             if type(d) is not int or d < 0:
                 break
         else:
             return tuple(raw)
-    raise InvalidInput(f"input '{name}': shape must be a list of non-negative ints, got {raw!r}")
+    if type(raw) is list and len(raw) > max_dims:
+        raise InvalidInput(
+            f"input '{name}': shape has {len(raw)} dimensions, more than the {max_dims} this "
+            "server accepts (server.max_tensor_dims); send the tensor with fewer dimensions"
+        )
+    raise InvalidInput(
+        f"input '{name}': shape must be a list of non-negative ints, got {clip(repr(raw))}"
+    )
 
 
-def _from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np.ndarray:
+def _check_count(
+    name: str, shape: tuple[int, ...], count: int, max_elements: int, available: int, unit: str
+) -> None:
+    """Refuse a shape over ``max_elements`` or ``available`` (what the bytes hold, per ``unit``)."""
+    if count > max_elements:
+        raise InvalidInput(
+            f"input '{name}': shape {list(shape)} has {count} elements, more than the "
+            f"{max_elements} this server accepts in one tensor (server.max_tensor_elements); "
+            "send smaller tensors or split the batch into several requests"
+        )
+    if count > available:
+        raise InvalidInput(
+            f"input '{name}': shape {list(shape)} needs {count} values but the request has "
+            f"room for at most {available} ({unit}); send a shape that matches the data"
+        )
+    if count == 0:
+        # numpy refuses (ValueError) a zero-size shape whose other dimensions overflow.
+        span = math.prod(d for d in shape if d)
+        if span > max_elements:
+            raise InvalidInput(
+                f"input '{name}': empty shape {list(shape)} has non-zero dimensions that multiply "
+                f"to {span}, more than {max_elements} (server.max_tensor_elements); "
+                "send the real sizes of the other dimensions"
+            )
+
+
+def _reshape(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        return arr.reshape(shape)
+    except ValueError as exc:  # the checks above should make this unreachable
+        raise InvalidInput(f"input '{name}': shape {list(shape)} is not usable: {exc}") from None
+
+
+def _from_json(
+    name: str, datatype: str, shape: tuple[int, ...], data: Any, max_elements: int, text: int
+) -> np.ndarray:
     count = math.prod(shape)
+    if count > max_elements or count > text or count == 0:
+        _check_count(
+            name, shape, count, max_elements, text, f"{text} bytes of JSON at 1 byte per value"
+        )
     if datatype == "BYTES":
         flat = _flatten(data) if isinstance(data, list) else [data]
         arr = np.empty(len(flat), dtype=np.object_)
@@ -79,7 +134,7 @@ def _from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> n
         raise InvalidInput(
             f"input '{name}': shape {list(shape)} needs {count} values, data has {arr.size}"
         )
-    return arr.reshape(shape)
+    return _reshape(name, arr, shape)
 
 
 def _flatten(data: list) -> list:
@@ -96,10 +151,23 @@ def _flatten(data: list) -> list:
     return out
 
 
-def _from_binary(name: str, datatype: str, shape: tuple[int, ...], chunk: memoryview) -> np.ndarray:
+def _from_binary(
+    name: str, datatype: str, shape: tuple[int, ...], chunk: memoryview, max_elements: int
+) -> np.ndarray:
     count = math.prod(shape)
+    # Every element takes a byte at least (a BYTES one 4): one compare on the hot path.
+    if count > max_elements or count > len(chunk) or count == 0:
+        per = 4 if datatype == "BYTES" else _LITTLE_ENDIAN[datatype].itemsize
+        _check_count(
+            name,
+            shape,
+            count,
+            max_elements,
+            len(chunk) // per,
+            f"{len(chunk)} bytes of binary data, {per} per {datatype} element at least",
+        )
     if datatype == "BYTES":
-        return unpack_bytes(chunk, count, name).reshape(shape)
+        return _reshape(name, unpack_bytes(chunk, count, name), shape)
     dtype = _LITTLE_ENDIAN[datatype]
     expected = count * dtype.itemsize
     if len(chunk) != expected:
@@ -107,7 +175,7 @@ def _from_binary(name: str, datatype: str, shape: tuple[int, ...], chunk: memory
             f"input '{name}': shape {list(shape)} as {datatype} needs {expected} bytes, "
             f"binary_data_size is {len(chunk)}"
         )
-    return np.frombuffer(chunk, dtype=dtype).reshape(shape)
+    return _reshape(name, np.frombuffer(chunk, dtype=dtype), shape)
 
 
 def _loads(data: bytes | memoryview) -> Any:
@@ -116,12 +184,20 @@ def _loads(data: bytes | memoryview) -> Any:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(
             f"request body is not valid JSON ({exc}); note that JSON has no NaN or Infinity: "
-            "send such values with the binary tensor extension"
+            'send such values as the strings "NaN", "Infinity" and "-Infinity", or with the '
+            "binary tensor extension"
         ) from exc
 
 
-def decode_request(body: bytes, header_length: int | None = None) -> InferenceRequest:
-    """Decode a request body; ``header_length`` is Inference-Header-Content-Length, if sent."""
+def decode_request(
+    body: bytes, header_length: int | None = None, limits: ServerSettings = _DEFAULT_LIMITS
+) -> InferenceRequest:
+    """Decode a request body; ``header_length`` is Inference-Header-Content-Length, if sent.
+
+    Every input's shape is checked against ``limits`` (``max_tensor_dims``,
+    ``max_tensor_elements``) and against the bytes that carry it before any array
+    is allocated for it.
+    """
     view = memoryview(body)
     if header_length is None:
         header, binary = body, b""
@@ -145,6 +221,7 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferenceRe
     if not isinstance(params, dict):
         raise BadRequest("'parameters' must be an object")
     offset = 0
+    max_elements, max_dims = limits.max_tensor_elements, limits.max_tensor_dims
     inputs: list[Tensor] = []
     for position, item in enumerate(raw_inputs):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
@@ -155,7 +232,7 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferenceRe
             raise InvalidInput(
                 f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}"
             )
-        shape = _shape(name, item.get("shape"))
+        shape = _shape(name, item.get("shape"), max_dims)
         in_params = item.get("parameters") or {}
         if not isinstance(in_params, dict):
             raise BadRequest(f"input '{name}': 'parameters' must be an object")
@@ -166,10 +243,10 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferenceRe
                     f"input '{name}': binary_data_size {size!r} does not fit the "
                     f"{len(binary) - offset} binary bytes left in the body"
                 )
-            arr = _from_binary(name, datatype, shape, binary[offset : offset + size])
+            arr = _from_binary(name, datatype, shape, binary[offset : offset + size], max_elements)
             offset += size
         elif "data" in item:
-            arr = _from_json(name, datatype, shape, item["data"])
+            arr = _from_json(name, datatype, shape, item["data"], max_elements, len(header))
         else:
             raise InvalidInput(f"input '{name}': needs 'data' or parameters.binary_data_size")
         inputs.append(Tensor(name, datatype, arr, in_params))
@@ -218,6 +295,23 @@ def _json_data(array: np.ndarray) -> Any:
     return flat
 
 
+def _spell_non_finite(outputs: list[dict[str, Any]]) -> bool:
+    """Write non-finite floats of JSON outputs as "NaN", "Infinity", "-Infinity"; True if any."""
+    changed = False
+    for entry in outputs:
+        data = entry.get("data")
+        if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(data)).tolist()
+            if bad:
+                items: list[Any] = list(data)  # numpy scalars keep float32's shortest form
+                for i in bad:
+                    v = data[i]
+                    items[i] = "NaN" if np.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+                entry["data"] = items
+                changed = True
+    return changed
+
+
 def encode_response(
     response: InferenceResponse,
     requested: list[RequestedOutput] | None = None,
@@ -258,6 +352,9 @@ def encode_response(
     if response.parameters:
         doc["parameters"] = response.parameters
     header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    # orjson writes NaN and infinities as null: look closer only when a null is there at all.
+    if b"null" in header and _spell_non_finite(outputs):
+        header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     if not chunks:
         return header, None
     return header + b"".join(chunks), len(header)
