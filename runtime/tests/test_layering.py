@@ -1,4 +1,4 @@
-"""The core never imports the web framework (STYLE.md rule 9)."""
+"""The core never imports the web framework: only http/ and cli/ may import aiohttp."""
 
 from __future__ import annotations
 
