@@ -22,6 +22,7 @@ def check_model_file(path: str, source: str) -> None:
     import onnx
 
     from .compat import check_compatibility
+    from .manifest import external_data_files
 
     try:
         proto = onnx.load(path, load_external_data=False)
@@ -29,8 +30,11 @@ def check_model_file(path: str, source: str) -> None:
         raise ModelLoadError(f"{source}: not a valid ONNX model: {exc}") from exc
     # Versions first: a too-new model gets "which versions are needed", not a checker error.
     check_compatibility(proto, source=source)
+    # Weights kept outside the version directory would escape its manifest.
+    external_data_files(path, proto)
     try:
-        onnx.checker.check_model(proto)
+        # By path: external data is then looked up next to the model, not in the cwd.
+        onnx.checker.check_model(path)
     except Exception as exc:
         raise ModelLoadError(f"{source}: the ONNX checker refused the model: {exc}") from exc
 

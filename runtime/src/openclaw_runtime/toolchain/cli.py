@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trust-pickle",
         action="store_true",
-        help="allow loading pickle/joblib files, which run code from the file",
+        help="allow inputs whose loading can run code from them: pickle/joblib files, "
+        "pickled torch modules, legacy Keras .h5 and TensorFlow SavedModel directories",
     )
     p.add_argument("--replace", action="store_true", help="replace an existing version")
     _common(p)
@@ -138,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="refuse versions larger than this"
     )
     p.add_argument(
-        "--manifest-sha256", help="expected SHA-256 of the published SHA256SUMS (pinning)"
+        "--manifest-sha256",
+        help="expected SHA-256 of the published SHA256SUMS, printed by publish; it covers every "
+        "file of the version, config.yaml and labels (required for plain http:// stores)",
     )
     p.add_argument("--replace", action="store_true", help="replace a different installed version")
     _common(p)

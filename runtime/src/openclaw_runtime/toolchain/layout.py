@@ -19,16 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.manifest import write_manifest
+from ..models.manifest import external_data_files, write_manifest
 from .errors import ToolchainError, UsageError
 
 __all__ = [
+    "EXTERNAL_DATA_FILE",
     "METADATA_NAME",
     "MODEL_FILE",
     "REFERENCE_FILE",
     "ModelRef",
     "install_version",
     "list_versions",
+    "model_bytes",
     "next_version",
     "parse_ref",
     "read_metadata",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 MODEL_FILE = "model.onnx"
+EXTERNAL_DATA_FILE = "model.onnx.data"  # the weights of a model saved with external data
 METADATA_NAME = "openclaw-model.json"  # provenance: source, precision, parent version
 REFERENCE_FILE = "reference.npz"  # inputs used for INT8-vs-FP32 parity checks
 
@@ -110,6 +113,13 @@ def next_version(model_dir: Path) -> int:
     """Return the number a new version of this model gets (1 for a new model)."""
     found = list_versions(model_dir)
     return found[-1] + 1 if found else 1
+
+
+def model_bytes(version_dir: Path) -> int:
+    """Return the size of a version's model: model.onnx plus its external-data files."""
+    model = version_dir / MODEL_FILE
+    files = [model, *(version_dir / name for name in external_data_files(model))]
+    return sum(path.stat().st_size for path in files)
 
 
 def read_metadata(version_dir: Path) -> dict[str, Any]:

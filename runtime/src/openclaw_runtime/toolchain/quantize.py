@@ -23,7 +23,7 @@ from ..models.manifest import verify_manifest
 from ..models.modelconfig import load_model_config
 from .data import load_arrays, rows, take
 from .errors import ToolchainError, UsageError
-from .layout import MODEL_FILE, REFERENCE_FILE, ModelRef, next_version, read_metadata
+from .layout import MODEL_FILE, REFERENCE_FILE, ModelRef, model_bytes, next_version, read_metadata
 from .progress import Progress
 from .versions import write_version
 
@@ -184,7 +184,7 @@ def quantize(
         reference=reference,
         replace=replace,
     )
-    fp32 = (ref.version_dir / MODEL_FILE).stat().st_size
+    fp32 = model_bytes(ref.version_dir)
     return {
         "model": ref.name,
         "parent_version": ref.version,

@@ -17,7 +17,7 @@ import onnx
 
 from ..errors import OpenClawError
 from ..models.compat import check_compatibility, model_requirements, runtime_support
-from ..models.manifest import verify_manifest
+from ..models.manifest import external_data_files, verify_manifest
 from .data import rows, synthetic_inputs, take
 from .errors import VerificationFailed
 from .layout import MODEL_FILE, REFERENCE_FILE, ModelRef, list_versions, read_metadata
@@ -130,8 +130,18 @@ def _verify_version(ref: ModelRef, version: int, thresholds: Thresholds) -> list
 
     holder: dict[str, onnx.ModelProto] = {}
 
+    def manifest() -> str:
+        listed = verify_manifest(version_dir)
+        external = external_data_files(version_dir / MODEL_FILE)
+        unlisted = [name for name in external if name not in listed]
+        if unlisted:
+            raise VerificationFailed(f"external data {unlisted} not listed in SHA256SUMS")
+        tail = f", external data {', '.join(external)} among them" if external else ""
+        return f"{len(listed)} files match SHA256SUMS{tail}"
+
     def checker() -> str:
-        onnx.checker.check_model(holder["model"])
+        # By path, so external data is looked up next to the model file.
+        onnx.checker.check_model(str(version_dir / MODEL_FILE))
         return "valid ONNX"
 
     def compat() -> str:
@@ -153,7 +163,7 @@ def _verify_version(ref: ModelRef, version: int, thresholds: Thresholds) -> list
         return f"loads and warms up; inputs {io} match config.yaml"
 
     steps = [
-        ("manifest", lambda: f"{len(verify_manifest(version_dir))} files match SHA256SUMS"),
+        ("manifest", manifest),
         ("compatibility", compat),
         ("onnx_checker", checker),
         ("load", load),

@@ -21,7 +21,15 @@ import yaml
 from ..models.compat import check_compatibility
 from ..models.modelconfig import CONFIG_NAME, load_model_config, parse_model_config
 from .errors import UsageError
-from .layout import MODEL_FILE, REFERENCE_FILE, install_version, seal_version, staged_version
+from .layout import (
+    EXTERNAL_DATA_FILE,
+    MODEL_FILE,
+    REFERENCE_FILE,
+    install_version,
+    model_bytes,
+    seal_version,
+    staged_version,
+)
 from .progress import Progress
 
 __all__ = ["DEFAULT_MAX_BATCH", "LABELS_FILE", "config_document", "open_version", "write_version"]
@@ -82,13 +90,30 @@ def write_version(
     labels: list[str] | None = None,
     max_batch_size: int = DEFAULT_MAX_BATCH,
     replace: bool = False,
+    external_data: bool = False,
 ) -> dict[str, Any]:
-    """Check, stage, load-test, seal and install ``model`` as ``<model_dir>/<version>``."""
+    """Check, stage, load-test, seal and install ``model`` as ``<model_dir>/<version>``.
+
+    With ``external_data`` the weights go to ``model.onnx.data`` next to the
+    model (ONNX external data), inside the version, so its manifest covers them.
+    """
     if (model_dir / str(version)).exists() and not replace:
         raise UsageError(f"{model_dir / str(version)}: version {version} exists; pass --replace")
     check_compatibility(model, source=f"{model_dir.name} version {version}")
     with staged_version(model_dir) as staging:
-        onnx.save(model, str(staging / MODEL_FILE))
+        if external_data:
+            onnx.save_model(
+                model,
+                str(staging / MODEL_FILE),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=EXTERNAL_DATA_FILE,
+            )
+            # onnx creates the data file 0600; give it the model file's mode.
+            mode = (staging / MODEL_FILE).stat().st_mode & 0o777
+            (staging / EXTERNAL_DATA_FILE).chmod(mode)
+        else:
+            onnx.save(model, str(staging / MODEL_FILE))
         if reference is not None:
             arrays = reference if isinstance(reference, dict) else {"input": reference}
             np.savez_compressed(staging / REFERENCE_FILE, **arrays)
@@ -118,5 +143,6 @@ def write_version(
         "config_created": created_config,
         "inputs": io["inputs"],
         "outputs": io["outputs"],
-        "bytes": (target / MODEL_FILE).stat().st_size,
+        "bytes": model_bytes(target),
+        "external_data": external_data,
     }

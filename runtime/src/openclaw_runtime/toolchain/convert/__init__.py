@@ -79,6 +79,7 @@ def convert(
         raise UsageError(f"{src}: no such file or directory")
     fmt = fmt or detect_format(src)
     specs = list(inputs or [])
+    external = False
     progress.step(f"converting {src} ({fmt})")
     if fmt == "sklearn":
         from .sklearn import convert_sklearn_file
@@ -101,7 +102,7 @@ def convert(
     elif fmt == "onnx":
         from .onnxfile import convert_onnx_file
 
-        model, specs, labels = convert_onnx_file(src, opset=opset)
+        model, specs, labels, external = convert_onnx_file(src, opset=opset)
     else:
         raise UsageError(f"--from {fmt!r}: choose one of {', '.join(FORMATS)}")
     progress.step(
@@ -125,6 +126,7 @@ def convert(
         labels=labels,
         max_batch_size=max_batch_size,
         replace=replace,
+        external_data=external,
     )
     opsets = {(i.domain or "ai.onnx"): i.version for i in model.opset_import}
     return {

@@ -13,12 +13,19 @@ from ..errors import ConversionError, MissingDependency, UnsafeInput
 from .onnxfile import onnx_signature
 from .signature import InputSpec
 
-__all__ = ["H5_WARNING", "convert_keras_path"]
+__all__ = ["H5_WARNING", "SAVEDMODEL_WARNING", "convert_keras_path"]
 
 H5_WARNING = (
     "legacy Keras .h5 files may hold Lambda layers whose Python code runs while the model "
     "is loaded; pass --trust-pickle only for files you produced yourself or got from a "
     "source you trust, or re-save the model in the .keras format (loaded in safe mode)"
+)
+
+SAVEDMODEL_WARNING = (
+    "a TensorFlow SavedModel is a program, not data: tf2onnx loads and runs its graph, whose "
+    "operations can read and write files and whose custom ops load native code; pass "
+    "--trust-pickle only for SavedModels you produced yourself or got from a source you trust, "
+    "or export the model to .keras (loaded in safe mode) or ONNX first"
 )
 
 
@@ -35,6 +42,8 @@ def convert_keras_path(
     """Convert a ``.keras``/``.h5`` file or a SavedModel directory; return model and signature."""
     if path.suffix.lower() in (".h5", ".hdf5") and not trust_pickle:
         raise UnsafeInput(f"{path}: refusing to load: {H5_WARNING}")
+    if path.is_dir() and not trust_pickle:
+        raise UnsafeInput(f"{path}: refusing to convert: {SAVEDMODEL_WARNING}")
     _require("tensorflow", "tensorflow")
     _require("tf2onnx", "tf2onnx")
     if path.is_dir():

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 from onnx import version_converter
 
+from ...models.manifest import external_data_files
 from ...protocol.datatypes import datatype_of
 from ..errors import ConversionError
 from .signature import InputSpec
@@ -39,11 +40,18 @@ def onnx_signature(model: onnx.ModelProto) -> list[InputSpec]:
 
 def convert_onnx_file(
     path: Path, *, opset: int | None
-) -> tuple[onnx.ModelProto, list[InputSpec], None]:
-    """Load and check an ONNX file; convert it to ``opset`` when given and different."""
+) -> tuple[onnx.ModelProto, list[InputSpec], None, bool]:
+    """Load and check an ONNX file; convert it to ``opset`` when given and different.
+
+    The last item says whether the file keeps its weights as external data (the
+    new version then does too, in ``model.onnx.data``).
+    """
     try:
-        model = onnx.load(str(path))
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(str(path))  # by path: external data next to the file
+        model = onnx.load(str(path), load_external_data=False)
+        external = bool(external_data_files(path, model))
+        if external:
+            onnx.load_external_data_for_model(model, str(path.parent))
     except Exception as exc:
         raise ConversionError(f"{path}: not a valid ONNX model: {exc}") from exc
     current = default_opset(model)
@@ -59,4 +67,4 @@ def convert_onnx_file(
             raise ConversionError(
                 f"{path}: upgrading opset {current} -> {opset} failed: {exc}"
             ) from exc
-    return model, onnx_signature(model), None
+    return model, onnx_signature(model), None, external

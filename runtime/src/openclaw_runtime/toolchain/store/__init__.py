@@ -5,13 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from .base import Download, Store
+from .base import Download, Store, refuse_userinfo
 
 __all__ = ["Download", "Store", "open_store"]
 
 
 def open_store(url: str) -> Store:
     """Return the client for a store URL, chosen by its scheme."""
+    refuse_userinfo(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         from .file import FileStore

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import TransferError
+from ..errors import TransferError, UsageError
 
-__all__ = ["CHUNK", "Download", "Store", "check_key"]
+__all__ = ["CHUNK", "Download", "Store", "check_key", "redact_url", "refuse_userinfo"]
 
 CHUNK = 1 << 20
 
@@ -26,6 +26,29 @@ def check_key(key: str) -> str:
     if key.startswith("/") or norm.startswith("..") or norm != key or "\\" in key or not key:
         raise TransferError(f"refusing unsafe path {key!r} from the store")
     return key
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` for messages: any ``user:password@`` part replaced by ``***@``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def refuse_userinfo(url: str) -> None:
+    """Refuse a store URL carrying ``user:password@``, naming it without the password."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError as exc:
+        raise UsageError(f"the store URL is not a valid URL ({exc})") from None
+    if "@" in netloc:
+        raise UsageError(
+            f"{redact_url(url)}: a store URL must not carry user:password@ (it would show in "
+            "process lists, shell history and logs); the http(s) store sends no credentials, "
+            "so serve it without them to the hosts that fetch, or use s3:// or oss://, "
+            "whose credentials come from the environment"
+        )
 
 
 class Download:
