@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openclaw_runtime.auth import AddressMatcher, client_address, parse_address
+from openclaw_runtime.auth.network import client_hop, limit_key
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,37 @@ def test_no_trusted_proxies_means_socket_address():
     assert str(client_address("::ffff:127.0.0.2", "1.2.3.4", AddressMatcher([]))) == "127.0.0.2"
 
 
-def test_garbled_header_from_trusted_proxy_falls_back_to_proxy():
+def test_garbled_hop_makes_the_client_unknown_not_the_proxy():
+    # Falling back to the proxy would pass allow-lists that contain the proxy's address.
     trusted = AddressMatcher(["10.0.0.5"])
-    assert str(client_address("10.0.0.5", "junk", trusted)) == "10.0.0.5"
+    assert client_address("10.0.0.5", "junk", trusted) is None
+    assert client_address("10.0.0.5", "203.0.113.7, " + "1" * 10_000, trusted) is None
+    assert client_hop("10.0.0.5", "junk, 203.0.113.7", trusted) == "203.0.113.7"
+
+
+def test_header_lines_joined_the_last_one_written_by_the_proxy_wins():
+    # HAProxy's option forwardfor appends its own line after the client's forged one.
+    trusted = AddressMatcher(["10.0.0.5"])
+    lines = ["198.51.100.7", "203.0.113.9"]
+    assert str(client_address("10.0.0.5", ",".join(lines), trusted)) == "203.0.113.9"
+
+
+def test_a_chain_of_trusted_proxies_only_names_the_first_proxy():
+    trusted = AddressMatcher(["10.0.0.0/24"])
+    assert str(client_address("10.0.0.5", "10.0.0.7, 10.0.0.6", trusted)) == "10.0.0.7"
+    assert str(client_address("10.0.0.5", "", trusted)) == "10.0.0.5"
+
+
+@pytest.mark.parametrize(
+    ("addr", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::", "2001:db8:1:2::/64"),
+        ("::1", "::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+    ],
+)
+def test_limit_key_is_the_ipv4_address_or_the_ipv6_64(addr, key):
+    assert limit_key(parse_address(addr)) == key

@@ -255,3 +255,132 @@ def test_refusals_are_counted_by_reason(manager, make_auth):
         _call(auth, key)
     assert auth_metrics().unauthorized._value.get() == before + 1
     assert auth_metrics().forbidden._value.get() == forbidden + 1
+
+
+def _memo_entries(auth) -> int:
+    """Grants memoised across all keys (the memo lives in each key's entry)."""
+    return sum(len(entry.granted) for entry in auth._entries.values())
+
+
+def test_memo_keys_on_the_caller_not_on_header_text(manager, make_auth):
+    key = manager.create("ci", ["inference-client"]).key
+    auth = make_auth()
+    # 3000 distinct header spellings of one key from one address, for one endpoint: the
+    # X-API-Key beside a valid Bearer, the scheme's case, padding, an X-Forwarded-For that
+    # nobody trusts (each up to 16 KiB, which the old memo kept as its key).
+    for i in range(1000):
+        junk = "x" * (i + 1) * 16
+        assert auth.authorize(
+            "POST", INFER[1], authorization=f"Bearer {key}", api_key=junk, peer="192.0.2.1"
+        )
+        assert auth.authorize(
+            "POST",
+            INFER[1],
+            authorization=f"{'bEaReR' if i % 2 else 'bearer'} {key}{' ' * i}",
+            api_key=None,
+            peer="192.0.2.1",
+            forwarded_for=junk,
+        )
+        assert auth.authorize(
+            "POST", INFER[1], authorization=junk, api_key=f"{' ' * i}{key}", peer="192.0.2.1"
+        )
+    assert _memo_entries(auth) == 1
+
+
+def test_memo_is_bounded_per_key_and_one_key_never_evicts_another(manager, make_auth):
+    legit = manager.create("shop", ["inference-client"]).key
+    attacker = manager.create("leaked", ["inference-client"]).key
+    auth = make_auth(key_rate_per_second=0)
+    assert _call(auth, legit, peer="192.0.2.10")
+    # One key from 5000 addresses of its /64 and for 5000 made-up models: every request is
+    # a distinct (client, permission, model).
+    for i in range(5000):
+        assert _call(auth, attacker, peer=f"2001:db8::{i:x}", path=f"/v2/models/m{i}/infer")
+    assert _memo_entries(auth) <= 64 + 1
+    (shop,) = [e for e in auth._entries.values() if e.record.name == "shop"]
+    assert ("192.0.2.10", "model:infer", "digits") in shop.granted  # never cleared for it
+
+
+def test_memo_does_not_carry_a_grant_to_another_address_or_endpoint(manager, make_auth):
+    key = manager.create("lan", ["observer"], cidrs=["192.0.2.0/24"]).key
+    auth = make_auth()
+    assert _call(auth, key, method="GET", path="/metrics", peer="192.0.2.5")
+    with pytest.raises(Forbidden, match="address"):
+        _call(auth, key, method="GET", path="/metrics", peer="198.51.100.5")
+    with pytest.raises(Forbidden, match="model:read"):
+        _call(auth, key, method="GET", path="/v2", peer="192.0.2.5")
+
+
+def test_ipv6_clients_are_limited_per_64_and_ipv4_per_address(manager, make_auth):
+    key = manager.create("ok", ["inference-client"]).key
+    auth = make_auth(address_rate_per_second=1, address_burst=1)
+    assert _call(auth, key, peer="2001:db8:1:2::1")
+    with pytest.raises(RateLimited, match="address"):
+        _call(auth, key, peer="2001:db8:1:2:ffff::9")  # same /64
+    assert _call(auth, key, peer="2001:db8:1:3::1")  # the next /64
+    assert _call(auth, key, peer="192.0.2.1")
+    assert _call(auth, key, peer="192.0.2.2")
+
+
+def test_ipv6_failures_block_the_whole_64(manager, make_auth, audit_path):
+    key = manager.create("ok", ["inference-client"]).key
+    auth = make_auth(max_failures=2, block_seconds=60)
+    bad = "oc_" + "0" * 16 + "_" + "A" * 43
+    for peer in ("2001:db8:5:6::1", "2001:db8:5:6::2"):
+        with pytest.raises(Unauthorized):
+            _call(auth, bad, peer=peer)
+    with pytest.raises(RateLimited, match="failed"):
+        _call(auth, key, peer="2001:db8:5:6:abcd::3")
+    assert _call(auth, key, peer="2001:db8:5:7::1")
+    (blocked,) = _events(audit_path, "auth.blocked")
+    assert blocked["client"] == "2001:db8:5:6::2"  # the address, for fail2ban and people
+    assert blocked["network"] == "2001:db8:5:6::/64"
+    assert [e["client"] for e in _events(audit_path, "auth.failed")] == [
+        "2001:db8:5:6::1",
+        "2001:db8:5:6::2",
+    ]
+
+
+def test_address_not_allowed_counts_as_a_failure(manager, make_auth, audit_path):
+    from openclaw_runtime.auth.metrics import auth_metrics
+
+    failures = auth_metrics().failures.labels("address_not_allowed")
+    before = failures._value.get()
+    key = manager.create("lan", ["inference-client"], cidrs=["127.0.0.2/32"]).key
+    auth = make_auth(max_failures=3, block_seconds=60)
+    for _ in range(3):
+        with pytest.raises(Forbidden, match="address"):
+            _call(auth, key, peer="192.0.2.9")
+    with pytest.raises(RateLimited) as info:
+        _call(auth, key, peer="192.0.2.9")
+    assert info.value.retry_after == pytest.approx(60)
+    assert _call(auth, key, peer="127.0.0.2")  # the key itself still works where allowed
+    assert failures._value.get() == before + 3
+    denied = _events(audit_path, "auth.denied")
+    assert [(e["client"], e["reason"]) for e in denied] == [
+        ("192.0.2.9", "address not allowed")
+    ] * 3
+    assert _events(audit_path, "auth.blocked")[0]["client"] == "192.0.2.9"
+
+
+def test_a_trusted_proxy_is_never_the_audited_client(manager, make_auth, audit_path):
+    manager.create("other", ["observer"])
+    auth = make_auth(trusted_proxies=("10.0.0.0/29",), max_failures=0)
+    bad = "oc_" + "0" * 16 + "_" + "A" * 43
+    cases = [
+        (None, "unknown", "10.0.0.5"),  # the proxy's own request
+        ("10.0.0.6", "unknown", "10.0.0.6"),  # a chain of trusted proxies only
+        ("10.0.0.5, junk", "unknown", None),  # a hop that is no address
+        ("198.51.100.7, 203.0.113.9", "203.0.113.9", None),  # forged first line
+        ("203.0.113.9, 10.0.0.6", "203.0.113.9", None),  # behind two proxies
+    ]
+    for xff, _, _ in cases:
+        with pytest.raises(Unauthorized):
+            _call(auth, bad, peer="10.0.0.5", xff=xff)
+        with pytest.raises(Unauthorized):
+            _call(auth, None, peer="10.0.0.5", xff=xff)
+    failed = _events(audit_path, "auth.failed")
+    missing = _events(audit_path, "auth.missing")
+    expected = [(client, via) for _, client, via in cases]
+    assert [(e["client"], e.get("via")) for e in failed] == expected
+    assert [(e["client"], e.get("via")) for e in missing] == expected

@@ -1,9 +1,12 @@
 """The audit trail: one JSON object a line, in a file of its own or on a stream.
 
 Every line starts with ``{"ts":"<ISO 8601 UTC>","event":"<name>"`` and, for
-request events, ``"client":"<address>"`` right after, in that order: the
-fail2ban filter shipped in ``runtime/fail2ban/openclaw-auth.conf`` relies on
-it. Keys never appear here; only key ids of records that exist.
+request events, ``"client":"<address>"`` right after (``auth.denied`` then
+``"key_id"`` and ``"reason"``), in that order: the fail2ban filter shipped in
+``runtime/fail2ban/openclaw-auth.conf`` relies on it. The client of an
+``auth.*`` line is never a trusted proxy (that would ban the proxy): the
+authenticator writes ``"unknown"`` then. Keys never appear here; only key ids
+of records that exist.
 """
 
 from __future__ import annotations

@@ -19,6 +19,13 @@ class AuthMetrics:
         self.unauthorized = self.refused.labels("unauthorized")
         self.forbidden = self.refused.labels("forbidden")
         self.rate_limited = self.refused.labels("rate_limited")
+        # What counts towards an address's block: 401s with or without a key, and 403s for
+        # a valid key used from an address its allow-list does not contain.
+        self.failures = Counter(
+            "openclaw_auth_failures",
+            "Failed authentications counted towards the per-address block, by reason",
+            ("reason",),
+        )
 
 
 @cache

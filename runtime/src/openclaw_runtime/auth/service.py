@@ -11,14 +11,15 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import Forbidden, Unauthorized
 from .audit import AUTH_FAILED, AuditLog
 from .errors import RateLimited
 from .keys import KeyRecord, KeyState, parse_key
 from .metrics import auth_metrics
-from .network import AddressMatcher, client_address
+from .network import AddressMatcher, IPAddress, client_hop, limit_key, parse_address
 from .ratelimit import FailureTracker, RateLimiter
 from .rbac import Endpoint, RoleMap, classify
 from .settings import AuthSettings
@@ -32,6 +33,12 @@ _log = logging.getLogger("openclaw_runtime.auth")
 _UNAUTHORIZED = "missing or invalid API key (send 'Authorization: Bearer <key>' or 'X-API-Key')"
 _DUMMY_DIGEST = "0" * 64
 _MAX_AUDIT_PATH = 256
+_ADDRESS_DENIED = "address not allowed"  # the fail2ban filter matches this auth.denied reason
+# A granted request's repeat skips the pure checks. Each key keeps its own grants, at most
+# this many (the oldest goes first): a key used from many addresses or for many models only
+# evicts its own grants, never another key's, and memory is bounded by the store's keys.
+_GRANTS_PER_KEY = 64
+_MAX_MEMO_MODEL = 128  # the model name comes from the URL: longer ones are not memoised
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,28 @@ class _Entry:
     networks: AddressMatcher
     models: frozenset[str]
     not_after: float
+    # Grants since the last reload: (client, permission, model) -> the client's limit key.
+    granted: dict[tuple, str] = field(default_factory=dict, compare=False)
+
+
+class _Caller(NamedTuple):  # built per request: cheaper than a frozen dataclass
+    """Where a request comes from, in the form each check needs."""
+
+    addr: IPAddress | None  # what allow-lists are matched against
+    bucket: str  # the rate limit and failure key (an IPv6 client's /64)
+    client: str  # the audit trail's client: never a trusted proxy, which fail2ban would ban
+    via: str | None = None  # a trusted proxy that named no client (audit only)
+    network: str | None = None  # an IPv6 client's /64 (audit of blocks only)
+
+    @classmethod
+    def of(cls, addr: IPAddress | None) -> _Caller:
+        """Return the caller at ``addr`` (None: unknown), not a trusted proxy."""
+        if addr is None:
+            return cls(None, "unknown", "unknown")
+        bucket = limit_key(addr)
+        if addr.version == 4:
+            return cls(addr, bucket, bucket)
+        return cls(addr, bucket, str(addr), network=bucket)
 
 
 class Authenticator:
@@ -86,12 +115,9 @@ class Authenticator:
         )
         self._entries: dict[str, _Entry] = {}
         # Keys already verified against their digest since the last reload: skips parsing and
-        # the HMAC on the hot path. Only verified keys get in, so its size is bounded by use.
+        # the HMAC on the hot path. Only a key's one exact text gets in, so its size is
+        # bounded by the number of keys. The grants live in each _Entry.
         self._verified: dict[str, _Entry] = {}
-        # Requests granted since the last reload, by everything the pure checks read
-        # (headers, peer, permission, model): a repeat only pays the expiry, the block
-        # list and the rate limits. Cleared on reload, bounded like _verified.
-        self._granted: dict[tuple, tuple[str, _Entry]] = {}
         self._rebuild()
 
     @classmethod
@@ -129,7 +155,6 @@ class Authenticator:
             )
         self._entries = entries
         self._verified = {}
-        self._granted = {}
 
     def maybe_reload(self) -> bool:
         """Reload the key store if its file changed; return True when it did."""
@@ -209,63 +234,89 @@ class Authenticator:
         endpoint = endpoint or classify(method, path)
         if endpoint.open:
             return None
-        memo = (authorization, api_key, peer, forwarded_for, endpoint.permission, endpoint.model)
-        granted = self._granted.get(memo)
-        if granted is not None:
-            client, entry = granted
-            if self._wallclock() < entry.not_after:
+        presented = self.presented_key(authorization, api_key)
+        entry = self._verified.get(presented) if presented is not None else None
+        # The text of the client's address: the peer, or a hop named by trusted proxies.
+        source = client_hop(peer, forwarded_for, self.trusted) if self.trusted else peer
+        if entry is not None:
+            bucket = entry.granted.get((source, endpoint.permission, endpoint.model))
+            if bucket is not None and self._wallclock() < entry.not_after:
                 # What a grant does not settle: the block list and the rate limits.
-                self._limit_address(client)
+                self._limit_address(bucket)
                 self._limit_key(entry)
                 return entry.principal
-            del self._granted[memo]  # expired since: the full path below says so
         path = path[:_MAX_AUDIT_PATH]  # only used for the audit trail from here on
-        addr = client_address(peer, forwarded_for, self.trusted)
-        if addr is None:
-            client = "unknown"
-        elif peer is not None and not forwarded_for and ":" not in peer:
-            client = peer  # a socket's dotted quad is already str(addr) (saves 0.6 us)
-        else:
-            client = str(addr)
-        self._limit_address(client)
+        caller = self._behind_proxy(source) if self.trusted else self._direct(peer)
+        self._limit_address(caller.bucket)
 
-        presented = self.presented_key(authorization, api_key)
         if presented is None:
             # Counts towards the address's failure cap (which bounds these lines), but is
             # not an auth.failed line: fail2ban bans guessing, not forgetting the header.
-            if self._failures.record_failure(client):
-                self.audit.emit("auth.blocked", client=client, seconds=self.settings.block_seconds)
-            self.audit.emit("auth.missing", client=client, method=method, path=path)
+            self.audit.emit(
+                "auth.missing", client=caller.client, method=method, path=path, via=caller.via
+            )
+            self._count_failure(caller, "missing_key")
             raise Unauthorized(_UNAUTHORIZED)
-        entry, reason = self._lookup(presented)
+        entry, reason = self._lookup(presented, entry)
         if entry is None:
-            self._failed(client, reason, method, path)
+            self.audit.emit(
+                AUTH_FAILED,
+                client=caller.client,
+                reason=reason,
+                method=method,
+                path=path,
+                via=caller.via,
+            )
+            self._count_failure(caller, reason)
             raise Unauthorized(_UNAUTHORIZED)
 
-        if not entry.networks.matches(addr):
-            self._denied(client, entry, "address not allowed", method, path)
+        if not entry.networks.matches(caller.addr):
+            # A valid key from where it may not be used is likely a leaked one: it counts
+            # like a failed authentication (block, fail2ban, metric).
+            self._denied(caller, entry, _ADDRESS_DENIED, method, path)
+            self._count_failure(caller, "address_not_allowed")
             raise Forbidden("this API key may not be used from this address")
         self._limit_key(entry)
         perm = endpoint.permission
         if perm is not None and perm not in entry.principal.permissions:
-            self._denied(client, entry, f"missing permission {perm}", method, path)
+            self._denied(caller, entry, f"missing permission {perm}", method, path)
             raise Forbidden(f"this API key lacks the permission {perm!r}")
-        if endpoint.model is not None and entry.models and endpoint.model not in entry.models:
-            self._denied(client, entry, "model not allowed", method, path)
-            raise Forbidden(f"this API key may not use model {endpoint.model!r}")
-        if len(self._granted) >= 4096:
-            self._granted.clear()
-        self._granted[memo] = (client, entry)
+        model = endpoint.model
+        if model is not None and entry.models and model not in entry.models:
+            self._denied(caller, entry, "model not allowed", method, path)
+            raise Forbidden(f"this API key may not use model {model!r}")
+        if model is None or len(model) <= _MAX_MEMO_MODEL:
+            granted = entry.granted
+            if len(granted) >= _GRANTS_PER_KEY:
+                del granted[next(iter(granted))]
+            granted[(source, perm, model)] = caller.bucket
         return entry.principal
 
-    def _limit_address(self, client: str) -> None:
-        blocked = self._failures.blocked_for(client)
+    @staticmethod
+    def _direct(peer: str | None) -> _Caller:
+        """Return the caller without trusted proxies: the socket peer."""
+        if peer is not None and ":" not in peer:
+            addr = parse_address(peer)
+            if addr is not None:
+                return _Caller(addr, peer, peer)  # a socket's dotted quad is already str(addr)
+        return _Caller.of(parse_address(peer) if peer else None)
+
+    def _behind_proxy(self, hop: str | None) -> _Caller:
+        """Return the caller that :func:`client_hop` found behind the trusted proxies."""
+        addr = parse_address(hop) if hop else None
+        if addr is not None and self.trusted.matches(addr):
+            # A trusted proxy (or a host in a trusted range) that named no client.
+            return _Caller(addr, limit_key(addr), "unknown", via=str(addr))
+        return _Caller.of(addr)
+
+    def _limit_address(self, bucket: str) -> None:
+        blocked = self._failures.blocked_for(bucket)
         if blocked:
             raise RateLimited(
                 "too many failed authentications from this address", retry_after=blocked
             )
         # 429s are not audited one by one: under overload that would flood the trail.
-        wait = self._addr_limits.check(client)
+        wait = self._addr_limits.check(bucket)
         if wait:
             raise RateLimited("rate limit exceeded for this address", retry_after=wait)
 
@@ -274,12 +325,12 @@ class Authenticator:
         if wait:
             raise RateLimited("rate limit exceeded for this API key", retry_after=wait)
 
-    def _lookup(self, presented: str) -> tuple[_Entry | None, str]:
-        entry = self._verified.get(presented)
-        if entry is not None:
-            if self._wallclock() >= entry.not_after:
+    def _lookup(self, presented: str, verified: _Entry | None) -> tuple[_Entry | None, str]:
+        """Return the key's entry (``verified``: found in the cache already), or a reason."""
+        if verified is not None:
+            if self._wallclock() >= verified.not_after:
                 return None, "expired_key"
-            return entry, "ok"
+            return verified, "ok"
         parsed = parse_key(presented)
         if parsed is None:
             return None, "malformed_key"
@@ -298,20 +349,28 @@ class Authenticator:
         self._verified[presented] = entry
         return entry, "ok"
 
-    def _failed(self, client: str, reason: str, method: str, path: str) -> None:
-        blocked = self._failures.record_failure(client)
-        self.audit.emit(AUTH_FAILED, client=client, reason=reason, method=method, path=path)
-        if blocked:
-            self.audit.emit("auth.blocked", client=client, seconds=self.settings.block_seconds)
+    def _count_failure(self, caller: _Caller, reason: str) -> None:
+        """Count a failure towards the client's block, and say so when it blocks."""
+        self.metrics.failures.labels(reason).inc()
+        if self._failures.record_failure(caller.bucket):
+            self.audit.emit(
+                "auth.blocked",
+                client=caller.client,
+                seconds=self.settings.block_seconds,
+                network=caller.network,
+                via=caller.via,
+            )
 
-    def _denied(self, client: str, entry: _Entry, reason: str, method: str, path: str) -> None:
+    def _denied(self, caller: _Caller, entry: _Entry, reason: str, method: str, path: str) -> None:
+        # client, key_id, reason in this order: the fail2ban filter reads the first three.
         self.audit.emit(
             "auth.denied",
-            client=client,
+            client=caller.client,
             key_id=entry.record.id,
             reason=reason,
             method=method,
             path=path,
+            via=caller.via,
         )
 
 

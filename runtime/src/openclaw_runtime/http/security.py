@@ -89,14 +89,16 @@ def _auth_guard(auth: Authenticator) -> Guard:
             authorization=headers.get("Authorization"),
             api_key=headers.get("X-API-Key"),
             peer=peer,
-            forwarded_for=headers.get("X-Forwarded-For"),
+            forwarded_for=",".join(headers.getall("X-Forwarded-For", ())) or None,
             endpoint=endpoint,
         )
         if endpoint.permission != "model:deploy" or principal is None:
             return None
 
         def audited(status: int) -> None:
-            client = client_address(peer, headers.get("X-Forwarded-For"), auth.trusted)
+            client = client_address(
+                peer, ",".join(headers.getall("X-Forwarded-For", ())), auth.trusted
+            )
             auth.audit.emit(
                 _DEPLOY_EVENTS.get(endpoint.route, "model.changed"),
                 client=str(client) if client else None,
