@@ -80,6 +80,7 @@ class InferenceService:
                 ms.verify_checksums,
                 ms.require_manifest,
                 isolate_checks=True,
+                default_max_batch_size=settings.batching.max_batch_size,
             ),
             prepare=self._attach,
         )
@@ -226,7 +227,7 @@ class InferenceService:
     def _attach(self, loaded: LoadedModel) -> None:
         b = self.settings.batching
         over = loaded.config.batching
-        max_batch = loaded.config.max_batch_size
+        max_batch = loaded.config.max_batch_size  # resolved by load_version: never None
         stats = self.stats_for(loaded.name, str(loaded.version))
         children = self.metrics.children(loaded.name, str(loaded.version)) if self.metrics else None
 

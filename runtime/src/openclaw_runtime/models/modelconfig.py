@@ -3,7 +3,7 @@
 Example::
 
     platform: onnxruntime_onnx
-    max_batch_size: 32          # 0 = the model takes no batch dimension
+    max_batch_size: 32          # unset = batching.max_batch_size; 0 = no batch dimension
     inputs:
       - {name: input, datatype: FP32, shape: [64]}      # without the batch dim
     outputs:
@@ -93,7 +93,8 @@ class ModelConfig:
 
     name: str = ""
     platform: Literal["onnxruntime_onnx"] = "onnxruntime_onnx"
-    max_batch_size: int = field(default=32, metadata={"min": 0, "max": 65536})
+    # None: the server's batching.max_batch_size (filled in when a version is loaded).
+    max_batch_size: int | None = field(default=None, metadata={"min": 0, "max": 65536})
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
     version_policy: VersionPolicy = field(default_factory=VersionPolicy)
@@ -104,6 +105,11 @@ class ModelConfig:
     cache: bool = True
     batching: ModelBatching = field(default_factory=ModelBatching)
     parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def batched(self) -> bool:
+        """Return True when inputs and outputs carry a batch dimension first (not 0)."""
+        return self.max_batch_size != 0
 
     def input(self, name: str) -> TensorSpec | None:
         """Return the declared input called ``name``, if any."""

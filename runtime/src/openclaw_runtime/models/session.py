@@ -33,11 +33,17 @@ class SessionOptions:
     require_manifest: bool = True
     # Run the ONNX checks in a child process (keeps onnx out of the worker's memory).
     isolate_checks: bool = False
+    # For a config.yaml without max_batch_size: the server's batching.max_batch_size.
+    default_max_batch_size: int = 32
 
 
 @dataclass(eq=False)
 class LoadedModel:
-    """A ready model version: its session, resolved config and bookkeeping."""
+    """A ready model version: its session, resolved config and bookkeeping.
+
+    ``config`` is resolved: its I/O filled in from the graph and its
+    ``max_batch_size`` always set (from the server default when the file has none).
+    """
 
     name: str
     version: int
@@ -119,7 +125,7 @@ def _warmup(loaded: LoadedModel) -> None:
     feeds = {}
     for spec in loaded.config.inputs:
         dims = [1 if d == -1 else d for d in spec.shape]
-        if loaded.config.max_batch_size > 0:
+        if loaded.config.batched:
             dims = [1, *dims]
         dtype = DATATYPES[spec.datatype]
         feeds[spec.name] = (
@@ -177,11 +183,14 @@ def load_version(
         if "opset" in text.lower() or "ir version" in text.lower():
             raise IncompatibleModel(f"{source}: onnxruntime refused the model: {text}") from exc
         raise ModelLoadError(f"{source}: onnxruntime could not open the model: {text}") from exc
-    batched = config.max_batch_size > 0
+    max_batch = config.max_batch_size
+    if max_batch is None:
+        max_batch = options.default_max_batch_size
+    batched = max_batch > 0
     cfg_source = f"{config.name}/config.yaml"
     inputs = _resolve_specs("input", config.inputs, session.get_inputs(), batched, cfg_source)
     outputs = _resolve_specs("output", config.outputs, session.get_outputs(), batched, cfg_source)
-    resolved = dataclasses.replace(config, inputs=inputs, outputs=outputs)
+    resolved = dataclasses.replace(config, inputs=inputs, outputs=outputs, max_batch_size=max_batch)
     loaded = LoadedModel(
         name=config.name,
         version=version,

@@ -51,7 +51,7 @@ def load_arrays(path: Path, config: ModelConfig) -> dict[str, np.ndarray]:
     else:
         raise UsageError(f"{path}: no such file or folder")
     for spec in config.inputs:
-        want = (len(spec.shape) + 1) if config.max_batch_size > 0 else len(spec.shape)
+        want = (len(spec.shape) + 1) if config.batched else len(spec.shape)
         if arrays[spec.name].ndim != want:
             raise UsageError(
                 f"{path}: input {spec.name} has shape {list(arrays[spec.name].shape)}; "
