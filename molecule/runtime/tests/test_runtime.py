@@ -119,6 +119,18 @@ def test_replicas_run_unprivileged_on_a_read_only_root(host):
         assert config["RestartPolicy"]["Name"] == "unless-stopped"
 
 
+def test_runtime_yaml_is_root_s_and_readable_by_the_image_group_only(host):
+    config = host.file("/etc/openclaw/runtime.yaml")
+    user = host.check_output("docker inspect -f '{{.Config.User}}' openclaw/runtime:0.1.0")
+    gid = int(user.split(":")[1])
+    assert (config.uid, config.gid, config.mode) == (0, gid, 0o640)
+    for name in REPLICAS:
+        # The replicas (the image's user, no capabilities) still read it.
+        assert "max_batch_size" in host.check_output(
+            f"docker exec {name} cat /etc/openclaw/runtime.yaml"
+        )
+
+
 def test_models_are_a_verified_release_behind_a_symlink(host):
     current = host.file("/srv/openclaw/models/current")
     assert current.is_symlink

@@ -1,0 +1,80 @@
+"""openclaw_runtime's files on the host, with the host's own Docker engine.
+
+The role's task files run through ansible-playbook against localhost with the
+configuration directory in a temporary directory; the containers they start are
+real ones of the runtime image.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+
+import pytest
+from roletasks import ROOT, changed_count, docker_answers, run_role_tasks
+
+VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
+IMAGE = f"openclaw/runtime:{VERSION}"
+
+pytestmark = pytest.mark.skipif(
+    not docker_answers(),
+    reason="the Docker engine does not answer (make docker starts it)",
+)
+
+
+def _image_ids() -> tuple[int, int]:
+    """The uid and gid the image runs as."""
+    out = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "id", IMAGE],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    fields = dict(part.split("=", 1) for part in out.split())
+    return int(fields["uid"].split("(")[0]), int(fields["gid"].split("(")[0])
+
+
+@pytest.fixture(scope="module")
+def runtime_image() -> str:
+    """The runtime image (built by scripts/build-runtime-image.sh when missing)."""
+    if subprocess.run(
+        ["docker", "image", "inspect", IMAGE], check=False, capture_output=True
+    ).returncode:
+        build = subprocess.run(
+            [str(ROOT / "scripts" / "build-runtime-image.sh")],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return IMAGE
+
+
+def test_runtime_yaml_is_readable_by_the_replicas_group_only(tmp_path, runtime_image):
+    config_dir = tmp_path / "etc"
+    variables = {"openclaw_runtime_config_dir": str(config_dir)}
+    first = run_role_tasks(tmp_path, "openclaw_runtime", ["vars.yml", "config.yml"], variables)
+    assert first.returncode == 0, first.stdout[-4000:]
+    config = config_dir / "runtime.yaml"
+    st = config.stat()
+    uid, gid = _image_ids()
+    assert oct(st.st_mode & 0o777) == "0o640"
+    assert (st.st_uid, st.st_gid) == (0, gid) and uid != 0
+    # As a replica reads it: the image's user, no capability, a read-only bind mount.
+    read = subprocess.run(
+        [
+            "docker", "run", "--rm", "--network", "none", "--read-only",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "-v", f"{config}:/etc/openclaw/runtime.yaml:ro",
+            "--entrypoint", "openclaw-runtime", IMAGE,
+            "check-config", "/etc/openclaw/runtime.yaml",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stdout + read.stderr
+    again = run_role_tasks(tmp_path, "openclaw_runtime", ["vars.yml", "config.yml"], variables)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert changed_count(again) == 0, again.stdout[-4000:]
