@@ -109,9 +109,10 @@ def write_version(
                 all_tensors_to_one_file=True,
                 location=EXTERNAL_DATA_FILE,
             )
-            # onnx creates the data file 0600; give it the model file's mode.
-            mode = (staging / MODEL_FILE).stat().st_mode & 0o777
-            (staging / EXTERNAL_DATA_FILE).chmod(mode)
+            data = staging / EXTERNAL_DATA_FILE
+            if data.exists():  # none when every tensor is under onnx's size threshold
+                # onnx creates the data file 0600; give it the model file's mode.
+                data.chmod((staging / MODEL_FILE).stat().st_mode & 0o777)
         else:
             onnx.save(model, str(staging / MODEL_FILE))
         if reference is not None:
