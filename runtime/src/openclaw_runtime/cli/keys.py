@@ -9,13 +9,26 @@ The store and its Fernet key come from the settings (``--config`` file and
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
 
-from ..auth import AuditLog, KeyManager, KeyRecord, KeyStore, RoleMap, load_fernet_key
+from ..auth import (
+    AuditLog,
+    KeyManager,
+    KeyRecord,
+    KeyStore,
+    KeyStoreError,
+    RoleMap,
+    load_fernet_key,
+)
 from ..config import load_settings
 
 __all__ = ["register"]
@@ -119,12 +132,54 @@ def _expire_check(args: argparse.Namespace) -> int:
     return 1 if records else 0
 
 
+def _write_secret(path: str, data: bytes, *, replace: bool) -> None:
+    """Write ``data`` to a new file at ``path``, owner-only (0600) from the start, all at once.
+
+    The data goes to a temporary file that ``mkstemp`` creates 0600 beside
+    ``path``; it then appears under its name whole: hard-linked (which fails if
+    ``path`` exists) or, with ``replace``, renamed over the old file.
+    """
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise KeyStoreError(
+            f"cannot create a file in {str(target.parent)!r}: {exc.strerror}; "
+            "create the directory or choose another --output"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if replace:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP):
+                    raise
+                # No hard links on this file system: an exclusive create, 0600 as well.
+                with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+                    fh.write(data)
+    except FileExistsError:
+        raise KeyStoreError(
+            f"{path} exists and may be the key of an existing store (a new key cannot decrypt "
+            "it): keep it, choose another --output, or pass --force to replace it"
+        ) from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def _generate_store_key(args: argparse.Namespace) -> int:
     key = Fernet.generate_key()
     if args.output:
-        with open(args.output, "xb") as fh:  # never overwrite an existing key
-            fh.write(key + b"\n")
-        print(f"wrote a new Fernet key to {args.output}", file=sys.stderr)
+        _write_secret(args.output, key + b"\n", replace=args.force)
+        print(f"wrote a new Fernet key to {args.output} (mode 0600)", file=sys.stderr)
     else:
         print(key.decode())
     return 0
@@ -178,5 +233,10 @@ def register(sub) -> None:
     g = actions.add_parser(
         "generate-store-key", help="print (or write with --output) a new Fernet key for the store"
     )
-    g.add_argument("--output", "-o", metavar="FILE", help="write to FILE (must not exist)")
+    g.add_argument(
+        "--output", "-o", metavar="FILE", help="write to FILE, mode 0600 (must not exist)"
+    )
+    g.add_argument(
+        "--force", action="store_true", help="replace FILE if it exists (its store is lost)"
+    )
     g.set_defaults(func=_generate_store_key)
