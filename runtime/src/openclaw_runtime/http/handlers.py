@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -198,7 +199,11 @@ async def infer_model(
             header_length = int(header)
         except ValueError:
             raise BadRequest(f"{_HEADER} must be an integer, got {clip(header)!r}") from None
-    decoded = decode_request(body, header_length)
+    limits = service.settings.server
+    if len(body) < limits.decode_in_thread_bytes:
+        decoded = decode_request(body, header_length, limits)
+    else:  # a big body would hold the event loop (and every other request) while it decodes
+        decoded = await asyncio.to_thread(decode_request, body, header_length, limits)
     response = await service.infer(loaded, decoded)
     payload, json_length = encode_response(response, decoded.outputs, decoded.binary_output)
     headers = {}
