@@ -39,18 +39,17 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def runtime_image() -> str:
-    """The runtime image (built by scripts/build-runtime-image.sh when missing)."""
-    if subprocess.run(
-        ["docker", "image", "inspect", IMAGE], check=False, capture_output=True
-    ).returncode:
-        build = subprocess.run(
-            [str(ROOT / "scripts" / "build-runtime-image.sh")],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    """The runtime image of this tree: scripts/build-runtime-image.sh rebuilds it when
+    runtime/ changed (a stale image with the same tag would run old fetch code) and
+    does nothing when it is up to date."""
+    build = subprocess.run(
+        [str(ROOT / "scripts" / "build-runtime-image.sh")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     return IMAGE
 
 
