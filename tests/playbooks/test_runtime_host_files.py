@@ -7,8 +7,11 @@ real ones of the runtime image.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tomllib
+from pathlib import Path
 
 import pytest
 from roletasks import ROOT, changed_count, docker_answers, run_role_tasks
@@ -78,3 +81,52 @@ def test_runtime_yaml_is_readable_by_the_replicas_group_only(tmp_path, runtime_i
     again = run_role_tasks(tmp_path, "openclaw_runtime", ["vars.yml", "config.yml"], variables)
     assert again.returncode == 0, again.stdout[-4000:]
     assert changed_count(again) == 0, again.stdout[-4000:]
+
+
+@pytest.fixture
+def docker_log(tmp_path, monkeypatch) -> Path:
+    """Put a `docker` first on PATH that logs its arguments, then runs the real one."""
+    real = shutil.which("docker")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "docker.log"
+    wrapper = bindir / "docker"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def _key_tasks_vars(tmp_path: Path) -> dict:
+    return {
+        "openclaw_runtime_config_dir": str(tmp_path / "etc"),
+        "openclaw_runtime_audit_log": str(tmp_path / "log" / "audit.log"),
+        "openclaw_runtime_audit_logrotate_enabled": False,
+        "openclaw_runtime_keys_dir": str(tmp_path / "controller-keys"),
+    }
+
+
+def test_helper_containers_drop_every_capability_and_still_work(
+    tmp_path, runtime_image, docker_log
+):
+    variables = _key_tasks_vars(tmp_path)
+    tasks = ["vars.yml", "config.yml", "audit.yml", "keys.yml"]
+    first = run_role_tasks(tmp_path, "openclaw_runtime", tasks, variables)
+    assert first.returncode == 0, first.stdout[-4000:]
+    again = run_role_tasks(tmp_path, "openclaw_runtime", tasks, variables)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert changed_count(again) == 0, again.stdout[-4000:]
+    runs = [line for line in docker_log.read_text().splitlines() if line.startswith("run ")]
+    # The config check, the store key, the admin key, then the key list of the second run.
+    for what in ("check-config", "generate-store-key", " create ", " list "):
+        assert any(what in line for line in runs), (what, runs)
+    for line in runs:
+        assert " --cap-drop ALL " in f" {line} ", line
+        assert " --security-opt no-new-privileges " in f" {line} ", line
+    keys = tmp_path / "etc" / "keys"
+    assert (keys / "store.key").is_file() and (keys / "keys.store").is_file()
+    admin = tmp_path / "controller-keys" / "localhost-admin.key"
+    assert admin.read_text().startswith("oc_")
+    assert oct(admin.stat().st_mode & 0o777) == "0o600"
+    # The key.created event reached the audit log from the capability-less container.
+    assert '"event":"key.created"' in (tmp_path / "log" / "audit.log").read_text()

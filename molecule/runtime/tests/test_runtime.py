@@ -101,6 +101,7 @@ def test_memory_limit_is_in_effect_inside_each_replica(host):
         assert config["Memory"] == GIB
         assert config["MemorySwap"] == GIB
         assert config["NanoCpus"] == 10**9
+        assert config["PidsLimit"] == 256
         limit = host.check_output(
             f"docker exec {name} sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null"
             " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes'"
