@@ -161,8 +161,15 @@ def test_a_hung_replica_is_restarted_by_the_self_healing_timer(host):
     # Freeze every process of the replica: it keeps its port open but never answers.
     host.check_output("kill -STOP " + " ".join(pids))
     _wait_healthy(host, name, before["State"]["StartedAt"], timeout=180)
-    journal = host.check_output("journalctl -u openclaw-runtime-heal --no-pager -o cat")
+    # The heal script restarts one replica at a time and waits for it (its
+    # order is tested in tests/playbooks/test_runtime_heal.py).
+    for _ in range(20):
+        journal = host.check_output("journalctl -u openclaw-runtime-heal --no-pager -o cat")
+        if f"replica {name} is healthy again" in journal:
+            break
+        time.sleep(1)
     assert f"replica {name} is unhealthy: restarting it" in journal
+    assert f"replica {name} is healthy again" in journal, journal[-2000:]
 
 
 LB_CONFIG = """
