@@ -25,6 +25,7 @@ import numpy as np
 from .batching import Batcher, BatchRecord
 from .config import Settings
 from .errors import InvalidInput, ModelNotReady, OpenClawError
+from .heartbeat import Heartbeat
 from .metrics import Metrics, ModelStats, observe_many
 from .metrics.stats import merge_entries
 from .models.control import CONTROL_ENV, read_actions, write_action
@@ -102,7 +103,12 @@ class InferenceService:
         self._stats_dir = os.path.join(self.control_dir, "stats") if self.control_dir else None
         self._stats_file = f"{os.getpid()}-{time.time_ns()}.json"
         self._published = b""
+        # Requests inside infer(); read by the in-flight gauge when it is sampled.
         self.in_flight = 0
+        # Liveness, the supervisor's heartbeat and the sampled gauges (heartbeat module).
+        self.heartbeat = Heartbeat(settings.server.worker_hang_seconds, on_tick=self.sample_load)
+        if metrics is not None:
+            metrics.samplers.append(self.sample_load)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -113,11 +119,27 @@ class InferenceService:
 
     @property
     def live(self) -> bool:
-        """Return True while the process can serve (even when not ready)."""
-        return True
+        """Return True while the event loop turns within server.worker_hang_seconds.
+
+        Ready or not: loading models does not block the loop. False before
+        :meth:`start` (or ``heartbeat.start``) and once the heartbeat stopped.
+        """
+        return self.heartbeat.live
+
+    def sample_load(self) -> None:
+        """Set the in-flight and queue-depth gauges from the counters (per sample, not request)."""
+        if self.metrics is None:
+            return
+        depths = {
+            (v.name, str(v.version)): v.scheduler.queue_depth
+            for v in self.repository.loaded()
+            if v.scheduler is not None
+        }
+        self.metrics.set_load(self.in_flight, depths)
 
     async def start(self) -> None:
-        """Load and warm up the start-up models, then start polling for changes."""
+        """Start the heartbeat, load and warm up the start-up models, then poll for changes."""
+        self.heartbeat.start()
         wanted = self.settings.models.startup_models
         actions = read_actions(self.control_dir) if self.control_dir else {}
         self._applied = {name: doc["seq"] for name, doc in actions.items()}
@@ -151,7 +173,8 @@ class InferenceService:
         self._draining = True
 
     async def close(self) -> None:
-        """Stop polling and release sessions."""
+        """Stop polling and the heartbeat, and release sessions."""
+        self.heartbeat.stop()
         for task in (self._poller, self._controller):
             if task is not None:
                 task.cancel()
@@ -232,7 +255,9 @@ class InferenceService:
         children = self.metrics.children(loaded.name, str(loaded.version)) if self.metrics else None
 
         def on_batch(record: BatchRecord) -> None:
-            stats.batch_done(record.rows, record.queue_ns, record.compute_ns)
+            stats.batch_done(
+                record.rows, record.queue_ns, record.compute_ns, record.input_ns, record.output_ns
+            )
             if children is not None:
                 # One write per series and bucket for the whole batch (multiprocess writes
                 # are locked mmap updates), before any of its responses is sent.

@@ -4,6 +4,12 @@ Workers are spawned (fresh interpreters, so no onnxruntime thread state is
 forked) and each binds the port with SO_REUSEPORT; the kernel spreads
 connections between them. The supervisor itself imports neither aiohttp nor
 onnxruntime, to stay small.
+
+Each worker stamps a shared heartbeat value with ``time.monotonic()`` (see
+``openclaw_runtime.heartbeat``) and the supervisor compares it with its own
+``time.monotonic()``: on Linux that is CLOCK_MONOTONIC, one clock for every
+process of the host, so the two readings are comparable, and a jump of the
+wall clock does not make every worker look hung at once.
 """
 
 from __future__ import annotations
@@ -43,13 +49,13 @@ class _Slot:
             workers,
             index,
         )
-        self.beat = ctx.Value("d", time.time(), lock=False)
+        self.beat = ctx.Value("d", time.monotonic(), lock=False)
         self.process = None
         self.failures = 0
         self.next_start = 0.0
 
     def start(self) -> None:
-        self.beat.value = time.time()
+        self.beat.value = time.monotonic()
         self.process = self.ctx.Process(
             target=_worker_entry,
             args=(self.settings, self.port, self.workers, self.beat),
@@ -106,9 +112,8 @@ def serve(settings: Settings) -> int:
     try:
         while not stopping:
             time.sleep(0.2)
-            now = time.time()
             for slot in slots:
-                _watch(slot, settings, now)
+                _watch(slot, settings)
     finally:
         _stop(slots, settings)
         reservation.close()
@@ -119,7 +124,9 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _watch(slot: _Slot, settings: Settings, now: float) -> None:
+def _watch(slot: _Slot, settings: Settings) -> None:
+    """Kill a worker whose heartbeat is older than worker_hang_seconds; restart dead ones."""
+    now = time.monotonic()  # the workers' clock (CLOCK_MONOTONIC), not the wall clock
     proc = slot.process
     if proc is not None and proc.is_alive():
         if now - slot.beat.value > settings.server.worker_hang_seconds:
@@ -148,7 +155,7 @@ def _stop(slots: list[_Slot], settings: Settings) -> None:
         if slot.process is not None and slot.process.is_alive():
             slot.process.terminate()
     deadline = (
-        time.time()
+        time.monotonic()
         + settings.server.shutdown_grace_seconds
         + settings.server.shutdown_delay_seconds
         + 10
@@ -156,7 +163,7 @@ def _stop(slots: list[_Slot], settings: Settings) -> None:
     for slot in slots:
         if slot.process is None:
             continue
-        slot.process.join(max(0.1, deadline - time.time()))
+        slot.process.join(max(0.1, deadline - time.monotonic()))
         if slot.process.is_alive():
             log.error("worker did not stop in time; killing it", extra={"pid": slot.process.pid})
             slot.process.kill()

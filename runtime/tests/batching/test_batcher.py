@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -179,3 +180,27 @@ async def test_max_queue_delay_is_bounded_from_the_arrival():
     # No third request: the partial batch runs once its delay has passed.
     await asyncio.gather(first, second)
     assert model.batches == [1, 1]
+
+
+async def test_the_batch_record_times_building_running_and_splitting_apart():
+    class Slow(Model):
+        def __call__(self, feeds):
+            time.sleep(0.02)
+            return super().__call__(feeds)
+
+    model = Slow()
+    model.gate.clear()
+    records: list[BatchRecord] = []
+    batcher = make(model, records, max_batch_size=512)
+    first = asyncio.create_task(batcher.infer(rows(1)))
+    await asyncio.to_thread(model.started.wait, 5)
+    rest = [asyncio.create_task(batcher.infer(rows(i, n=50))) for i in range(8)]
+    while batcher.queue_depth < 8:
+        await asyncio.sleep(0)
+    model.gate.set()
+    await asyncio.gather(first, *rest)
+    full = next(r for r in records if r.requests == 8)
+    assert full.compute_ns >= 20_000_000  # the run alone: the model sleeps 20 ms
+    # Concatenating 8 requests and handing out their rows take time, far less than the run.
+    assert 0 < full.input_ns < full.compute_ns
+    assert 0 < full.output_ns < full.compute_ns

@@ -7,7 +7,6 @@ import gc
 import logging
 import os
 import signal
-import time
 from typing import Any
 
 from aiohttp import web
@@ -28,18 +27,14 @@ log = logging.getLogger("openclaw.worker")
 GC_THRESHOLDS = (10_000, 20, 100)
 
 
-async def _heartbeat(beat: Any) -> None:
-    while True:
-        beat.value = time.time()
-        await asyncio.sleep(1.0)
-
-
 async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None:
     from ..metrics import Metrics
 
     metrics = Metrics() if settings.metrics.enabled else None
     security = Security(settings)  # auth guard and result cache
     service = InferenceService(settings, metrics=metrics, cache=security.cache, workers=workers)
+    # Live (and stamping the supervisor's heartbeat) from now on; ready only after start().
+    service.heartbeat.start(beat)
     app = build_app(settings, service)
     app.cleanup_ctx.append(security.lifecycle)
     grace = settings.server.shutdown_grace_seconds
@@ -53,8 +48,7 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    beater = asyncio.create_task(_heartbeat(beat)) if beat is not None else None
-    # Live at once, ready only after the start-up models are loaded and warmed up.
+    # Ready only after the start-up models are loaded and warmed up.
     await service.start()
     _tune_gc()
     log.info("worker ready", extra={"port": port, "pid": os.getpid()})
@@ -63,9 +57,7 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     log.info("draining", extra={"grace_seconds": grace})
     await asyncio.sleep(settings.server.shutdown_delay_seconds)
     await runner.cleanup()
-    await service.close()
-    if beater is not None:
-        beater.cancel()
+    await service.close()  # stops the heartbeat too
     log.info("worker stopped")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import psutil
 from prometheus_client import (
@@ -57,8 +57,12 @@ class Metrics:
         self.batch_size = Histogram(
             "openclaw_batch_size", "Rows per executed batch", labels, buckets=_BATCH
         )
-        self.queue_depth = _gauge("openclaw_queue_depth", "Requests waiting", labels)
-        self.in_flight = _gauge("openclaw_requests_in_flight", "Requests being handled")
+        # Sampled, not updated per request (a multiprocess gauge write is a locked mmap
+        # update): by set_load, at every scrape and every heartbeat of each worker.
+        self.queue_depth = _gauge("openclaw_queue_depth", "Requests waiting for a batch", labels)
+        self.in_flight = _gauge(
+            "openclaw_requests_in_flight", "Inference requests between decoding and response"
+        )
         self.model_loaded = _gauge(
             "openclaw_model_loaded", "1 when the version is loaded", labels, "max"
         )
@@ -69,6 +73,9 @@ class Metrics:
         self.process_cpu = _gauge("openclaw_process_cpu_seconds", "CPU time used", ("pid",), "all")
         self._process = psutil.Process()
         self._children: dict[tuple[str, str], tuple] = {}
+        self._depths: dict[tuple[str, str], Gauge] = {}
+        # Called by sample_process (each scrape) to refresh sampled gauges such as set_load's.
+        self.samplers: list[Callable[[], None]] = []
 
     def children(self, model: str, version: str) -> tuple:
         """Return the pre-bound series of one model version (labels() is slow on a hot path)."""
@@ -86,11 +93,24 @@ class Metrics:
         return found
 
     def sample_process(self) -> None:
-        """Update this process's RSS and CPU gauges."""
+        """Update this process's RSS and CPU gauges, then run the samplers (at scrape time)."""
         pid = str(os.getpid())
         self.process_rss.labels(pid).set(self._process.memory_info().rss)
         times = self._process.cpu_times()
         self.process_cpu.labels(pid).set(times.user + times.system)
+        for sampler in self.samplers:
+            sampler()
+
+    def set_load(self, in_flight: int, depths: Mapping[tuple[str, str], int]) -> None:
+        """Set the in-flight gauge and each version's queue depth (0 for versions now gone)."""
+        self.in_flight.set(in_flight)
+        for key in [k for k in self._depths if k not in depths]:
+            self._depths.pop(key).set(0)
+        for key, depth in depths.items():
+            gauge = self._depths.get(key)
+            if gauge is None:
+                gauge = self._depths[key] = self.queue_depth.labels(*key)
+            gauge.set(depth)
 
     def set_model(self, model: str, version: str, loaded: bool, memory: int) -> None:
         """Record a version's load state and memory."""

@@ -23,6 +23,15 @@ class _Duration:
 
 
 @dataclass(slots=True)
+class _BatchSlot:
+    """The three phases of the batches of one size."""
+
+    compute_input: _Duration = field(default_factory=_Duration)
+    compute_infer: _Duration = field(default_factory=_Duration)
+    compute_output: _Duration = field(default_factory=_Duration)
+
+
+@dataclass(slots=True)
 class ModelStats:
     """Counters of one model version in this worker process."""
 
@@ -39,7 +48,7 @@ class ModelStats:
     compute_output: _Duration = field(default_factory=_Duration)
     cache_hit: _Duration = field(default_factory=_Duration)
     cache_miss: _Duration = field(default_factory=_Duration)
-    batches: dict[int, _Duration] = field(default_factory=dict)
+    batches: dict[int, _BatchSlot] = field(default_factory=dict)
 
     def request_done(self, ok: bool, ns: int, rows: int) -> None:
         """Record one finished request (rows = batch rows it carried)."""
@@ -50,20 +59,26 @@ class ModelStats:
             self.fail.add(ns)
         self.last_inference_ms = int(time.time() * 1000)
 
-    def batch_done(self, rows: int, queue_ns: list[int], compute_ns: int) -> None:
-        """Record one executed batch."""
+    def batch_done(
+        self, rows: int, queue_ns: list[int], compute_ns: int, input_ns: int = 0, output_ns: int = 0
+    ) -> None:
+        """Record one executed batch: building its feeds, the run, handing out its outputs."""
         self.execution_count += 1
+        requests = len(queue_ns)
         for q in queue_ns:
             self.queue.add(q)
-        self.compute_infer.add(compute_ns, len(queue_ns))
+        self.compute_input.add(input_ns, requests)
+        self.compute_infer.add(compute_ns, requests)
+        self.compute_output.add(output_ns, requests)
         slot = self.batches.get(rows)
         if slot is None:
-            slot = self.batches[rows] = _Duration()
-        slot.add(compute_ns)
+            slot = self.batches[rows] = _BatchSlot()
+        slot.compute_input.add(input_ns)
+        slot.compute_infer.add(compute_ns)
+        slot.compute_output.add(output_ns)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the Triton ``model_stats`` entry."""
-        zero = {"count": 0, "ns": 0}
         return {
             "name": self.name,
             "version": self.version,
@@ -83,9 +98,9 @@ class ModelStats:
             "batch_stats": [
                 {
                     "batch_size": size,
-                    "compute_input": zero,
-                    "compute_infer": slot.to_dict(),
-                    "compute_output": zero,
+                    "compute_input": slot.compute_input.to_dict(),
+                    "compute_infer": slot.compute_infer.to_dict(),
+                    "compute_output": slot.compute_output.to_dict(),
                 }
                 for size, slot in sorted(self.batches.items())
             ],
