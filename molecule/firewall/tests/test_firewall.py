@@ -123,28 +123,102 @@ def test_published_ports_pass_through_the_openclaw_chain(host):
     assert rules[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER"
 
 
-def test_docker_user_policy_returns_when_docker_starts(host, attacker):
-    if not host.exists("dockerd"):
-        pytest.skip("Docker is emulated on this host")
-    # Lose the rules as a reboot would, then start Docker again.
-    host.check_output(
-        "iptables -F DOCKER-USER && iptables -F OPENCLAW-DOCKER && iptables -X OPENCLAW-DOCKER"
+# Connects to the host's published ports every 50 ms for `seconds`, from the
+# attacker, and prints how many connections each port accepted.
+_PROBE = """
+import socket, sys, time
+target, seconds, ports = sys.argv[1], float(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+accepted = dict.fromkeys(ports, 0)
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    for port in ports:
+        try:
+            socket.create_connection((target, port), 0.2).close()
+            accepted[port] += 1
+        except OSError:
+            pass
+    time.sleep(0.05)
+print(" ".join(f"{p}={n}" for p, n in accepted.items()))
+"""
+
+
+def _restart_docker_under_probe(host, attacker):
+    """Restart Docker while the attacker probes 443 (allowed) and 8081 (not)."""
+    probe = subprocess.Popen(
+        ["docker", "exec", attacker, "python3", "-c", _PROBE, _name(host), "25", "443", "8081"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert _scan(attacker, _name(host))[8081] == "open"
-    host.check_output("systemctl restart docker")
-    deadline = time.monotonic() + 60
+    time.sleep(1)
+    start = time.monotonic()
+    # Several restarts in a row would trip docker.service's start rate limit.
+    host.check_output("systemctl reset-failed docker && systemctl restart docker")
+    deadline = start + 60
     while "mol-web" not in host.check_output("docker ps --format '{{.Names}}'"):
         assert time.monotonic() < deadline, (
             "the published container did not come back after the Docker restart"
         )
-        time.sleep(2)
-    assert (
-        host.check_output("iptables -S DOCKER-USER").splitlines()[1]
-        == "-A DOCKER-USER -j OPENCLAW-DOCKER"
-    )
-    states = _scan(attacker, _name(host))
-    assert states[8081] == "filtered"
-    assert states[443] == "open"
+        time.sleep(0.5)
+    back = time.monotonic() - start
+    # The policy is loaded before dockerd starts (docker.service.d drop-in):
+    # it is there the moment the container is, no polling.
+    rules = host.check_output("iptables -S DOCKER-USER").splitlines()
+    out, _ = probe.communicate(timeout=60)
+    accepted = dict(pair.split("=") for pair in out.split())
+    return back, rules, {int(p): int(n) for p, n in accepted.items()}
+
+
+def test_docker_user_policy_is_there_before_docker_publishes_ports(host, attacker):
+    if not host.exists("dockerd"):
+        pytest.skip("Docker is emulated on this host")
+    # Twice: a plain restart, then one after the rules were lost as at a reboot.
+    for lose_rules in (False, True):
+        if lose_rules:
+            host.check_output(
+                "iptables -F DOCKER-USER && iptables -F OPENCLAW-DOCKER"
+                " && iptables -X OPENCLAW-DOCKER"
+            )
+            assert _scan(attacker, _name(host))[8081] == "open"
+        back, rules, accepted = _restart_docker_under_probe(host, attacker)
+        assert rules[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER", (
+            f"{back:.1f}s after the restart DOCKER-USER is {rules}"
+        )
+        assert host.check_output("iptables -S FORWARD").splitlines()[1] == (
+            "-A FORWARD -j DOCKER-USER"
+        )
+        # The probe saw the allowed port answer (so it would have seen 8081 too).
+        assert accepted[443] > 0, accepted
+        assert accepted[8081] == 0, (
+            f"8081 accepted {accepted[8081]} connections during a Docker restart "
+            f"(rules lost first: {lose_rules})"
+        )
+        states = _scan(attacker, _name(host))
+        assert states[8081] == "filtered"
+        assert states[443] == "open"
+
+
+def test_second_interface_is_filtered_too(host, attacker):
+    """Published ports obey the policy on every interface, not just the default route's."""
+    network = f"{NETWORK}-nic2"
+    _docker("network", "create", network, check=False)
+    try:
+        for container in (_name(host), attacker):
+            _docker("network", "connect", network, container)
+        inspect = _docker(
+            "inspect",
+            "-f",
+            '{{(index .NetworkSettings.Networks "%s").IPAddress}}' % network,
+            _name(host),
+        )
+        address = inspect.stdout.strip()
+        states = _scan(attacker, address)
+        assert states[8081] == "filtered", states
+        assert states[8000] == "filtered", states
+        assert states[443] == "open", states
+    finally:
+        for container in (_name(host), attacker):
+            _docker("network", "disconnect", "-f", network, container, check=False)
+        _docker("network", "rm", network, check=False)
 
 
 def test_no_rollback_timer_left_after_a_confirmed_change(host):
