@@ -7,6 +7,7 @@ real ones of the runtime image.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -130,3 +131,70 @@ def test_helper_containers_drop_every_capability_and_still_work(
     assert oct(admin.stat().st_mode & 0o777) == "0o600"
     # The key.created event reached the audit log from the capability-less container.
     assert '"event":"key.created"' in (tmp_path / "log" / "audit.log").read_text()
+
+
+def _keys(tmp_path: Path) -> list[dict]:
+    """The key store's records (keys list --json, in the image)."""
+    keys = tmp_path / "etc" / "keys"
+    out = subprocess.run(
+        [
+            "docker", "run", "--rm", "--network", "none", "-v", f"{keys}:{keys}",
+            "--entrypoint", "openclaw-runtime", IMAGE, "keys", "list", "--all", "--json",
+            "--store", f"{keys}/keys.store", "--key-file", f"{keys}/store.key",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def _run_keys(tmp_path: Path, **extra) -> subprocess.CompletedProcess[str]:
+    variables = {**_key_tasks_vars(tmp_path), **extra}
+    tasks = ["vars.yml", "config.yml", "audit.yml", "keys.yml"]
+    return run_role_tasks(tmp_path, "openclaw_runtime", tasks, variables)
+
+
+def test_smoke_key_is_an_inference_client_key_in_a_root_only_host_file(tmp_path, runtime_image):
+    first = _run_keys(tmp_path)
+    assert first.returncode == 0, first.stdout[-4000:]
+    path = tmp_path / "etc" / "inference-client.key"
+    key = path.read_text().strip()
+    st = path.stat()
+    assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (0, 0, "0o600")
+    key_id = key.split("_")[1]
+    records = {r["id"]: r for r in _keys(tmp_path)}
+    assert records[key_id]["roles"] == ["inference-client"]
+    assert records[key_id]["name"] == "deploy-check"
+    assert records[key_id]["state"] == "active"
+    # Only the operator's admin key goes to the controller; the client key is in
+    # no file there, and never in the play's output.
+    controller = tmp_path / "controller-keys"
+    assert sorted(p.name for p in controller.iterdir()) == ["localhost-admin.key"]
+    assert key not in first.stdout + first.stderr
+    again = _run_keys(tmp_path)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert changed_count(again) == 0, again.stdout[-4000:]
+    assert path.read_text().strip() == key
+    # Two weeks before it expires it is replaced and the old one revoked
+    # (a 100-day horizon is beyond the 90-day lifetime: due now).
+    renew = _run_keys(tmp_path, __openclaw_runtime_client_key_renew_days=100)
+    assert renew.returncode == 0, renew.stdout[-4000:]
+    new_key = path.read_text().strip()
+    assert new_key.startswith("oc_") and new_key != key
+    records = {r["id"]: r for r in _keys(tmp_path)}
+    assert records[key_id]["state"] == "revoked"
+    assert records[new_key.split("_")[1]]["roles"] == ["inference-client"]
+    assert key not in renew.stdout and new_key not in renew.stdout
+
+
+def test_operator_key_wins_over_the_roles_own(tmp_path, runtime_image):
+    operator = "oc_0123456789abcdef_" + "k" * 43
+    run = _run_keys(tmp_path, openclaw_runtime_smoke_api_key=operator)
+    assert run.returncode == 0, run.stdout[-4000:]
+    path = tmp_path / "etc" / "inference-client.key"
+    assert path.read_text().strip() == operator
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert operator not in run.stdout
+    # No key of the role's own was created beside it.
+    assert [r["name"] for r in _keys(tmp_path)] == ["admin"]

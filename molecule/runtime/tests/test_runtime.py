@@ -95,6 +95,32 @@ def test_inference_without_a_key_is_refused(address):
     assert "401" in str(err.value.status()) or "unauthor" in str(err.value).lower()
 
 
+def test_smoke_and_gate_key_is_an_inference_client_key_on_the_host_only(host, address):
+    path = "/etc/openclaw/inference-client.key"
+    keyfile = host.file(path)
+    assert (keyfile.uid, keyfile.gid, keyfile.mode) == (0, 0, 0o600)
+    key = host.check_output("cat %s", path).strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [0.0] * 64}]}
+    base = f"http://{address}:{PORTS[0]}"
+    assert requests.post(
+        f"{base}/v2/models/{MODEL}/infer", json=body, headers=headers, timeout=5
+    ).ok
+    assert requests.get(f"{base}/v2/models/{MODEL}", headers=headers, timeout=5).ok
+    # model:infer and model:read only: no metrics, no model management.
+    assert requests.get(f"{base}/metrics", headers=headers, timeout=5).status_code == 403
+    unload = requests.post(
+        f"{base}/v2/repository/models/{MODEL}/unload", headers=headers, timeout=5
+    )
+    assert unload.status_code == 403
+    # Nothing of it on the controller: the key files there are the admins'.
+    for stored in (ARTIFACTS / "keys").iterdir():
+        assert stored.name.endswith("-admin.key"), stored
+        assert key not in stored.read_text()
+    for report in (ARTIFACTS / "loadgate").glob("*.json"):
+        assert key not in report.read_text()
+
+
 def test_memory_limit_is_in_effect_inside_each_replica(host):
     for name in REPLICAS:
         config = _inspect(host, name)["HostConfig"]
