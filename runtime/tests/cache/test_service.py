@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +21,9 @@ from openclaw_runtime.cache import CacheSettings, ResultCache, cache_metrics
 class Model:
     name: str = "digits"
     version: int = 1
+    digest: str = "d" * 64
+    output_names: list[str] = field(default_factory=lambda: ["probabilities"])
+    config: Any = None
 
 
 FEEDS = {"input": np.ones((1, 64), dtype=np.float32)}
@@ -39,6 +45,32 @@ async def test_lru_hit_after_put():
     assert await cache.get(Model(version=2), FEEDS, {}) is None
 
 
+async def test_replaced_files_or_reordered_outputs_miss():
+    """Same name and version, other files (digest) or output order: the old entry is not served."""
+    cache = ResultCache(CacheSettings())
+    await cache.put(Model(), FEEDS, {}, OUT)
+    assert await cache.get(Model(), FEEDS, {}) is not None
+    assert await cache.get(Model(digest="e" * 64), FEEDS, {}) is None
+    assert await cache.get(Model(output_names=["label"]), FEEDS, {}) is None
+
+
+async def test_retired_versions_are_not_kept_alive_nor_confused_by_address():
+    cache = ResultCache(CacheSettings())
+    retired = [Model(digest="a" * 64) for _ in range(100)]
+    addresses, refs = {id(m) for m in retired}, [weakref.ref(m) for m in retired]
+    for model in retired:
+        await cache.put(model, FEEDS, {}, OUT)
+    del model, retired
+    gc.collect()
+    assert all(ref() is None for ref in refs)  # the cache keeps no served version alive
+    # New versions (other files), some at the addresses of retired ones (CPython reuses
+    # freed memory): none may be answered with a retired version's entry.
+    serving = [Model(digest="b" * 64) for _ in range(1000)]
+    assert any(id(m) in addresses for m in serving)
+    for model in serving:
+        assert await cache.get(model, FEEDS, {}) is None
+
+
 async def test_opt_out_per_request_and_per_model():
     cache = ResultCache(CacheSettings(exclude_models=("secret",)))
     await cache.put(Model(), FEEDS, {"cache": False}, OUT)
@@ -51,13 +83,10 @@ async def test_opt_out_per_request_and_per_model():
 
 
 async def test_model_config_cache_false_is_never_cached():
-    from types import SimpleNamespace
-
     from openclaw_runtime.models.modelconfig import parse_model_config
 
-    def loaded(name: str, config_yaml: str) -> SimpleNamespace:
-        config = parse_model_config(yaml.safe_load(config_yaml), name=name)
-        return SimpleNamespace(name=name, version=1, config=config)
+    def loaded(name: str, config_yaml: str) -> Model:
+        return Model(name, config=parse_model_config(yaml.safe_load(config_yaml), name=name))
 
     cache = ResultCache(CacheSettings())
     private = loaded("private", "cache: false\n")

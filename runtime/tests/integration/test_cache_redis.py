@@ -12,6 +12,7 @@ import time
 
 import aiohttp
 import pytest
+from cache.demo_swap import BODY, favouring, label_of, replace_model
 
 from .secserver import RedisServer, RuntimeServer, request
 
@@ -125,6 +126,47 @@ def test_ttl_expiry(runtime, redis_server):
     _infer(runtime, _body(0.5))
     after = _metric(runtime, "openclaw_cache_lookups_total", tier="redis", result="miss")
     assert after == misses + 1
+
+
+def test_replaced_model_is_not_answered_from_redis(tmp_path, demo_onnx, redis_server):
+    """Same model name and version, new files: Redis (shared by replicas) holds the old answer."""
+    from openclaw_runtime.models.demo import build_demo_model
+
+    r = redis_server.client()
+    r.flushall()
+    version_dir = build_demo_model(tmp_path / "repo", onnx_bytes=demo_onnx)
+    srv = RuntimeServer(
+        tmp_path / "srv",
+        tmp_path / "repo",
+        {"cache": {"redis_url": redis_server.url, "lru_entries": 0, "redis_timeout_ms": 2000}},
+    )
+    srv.client_key = srv.create_key("inference-client", name="app")["key"]
+    srv.observer_key = srv.create_key("observer", name="prom")["key"]
+    deployer = srv.create_key("model-manager", name="deploy")["key"]
+    srv.start()
+    try:
+        old = label_of(_infer(srv, BODY))
+        assert _wait_for(lambda: r.dbsize() == 1)
+        hits = _metric(srv, "openclaw_cache_lookups_total", tier="redis", result="hit")
+        assert label_of(_infer(srv, BODY)) == old
+        assert _metric(srv, "openclaw_cache_lookups_total", tier="redis", result="hit") == hits + 1
+
+        new = (old + 1) % 10
+        replace_model(version_dir, favouring(demo_onnx, new))
+        status, _, raw = request(
+            srv.port, "POST", "/v2/repository/models/digits/load", key=deployer
+        )
+        assert status == 200, raw
+        uncached = {**BODY, "parameters": {"cache": False}}
+        assert label_of(_infer(srv, uncached)) == new  # the reload happened
+        assert label_of(_infer(srv, BODY)) == new
+        # Stored under a new key beside the old model's entry, then served from Redis.
+        assert _wait_for(lambda: r.dbsize() == 2)
+        hits = _metric(srv, "openclaw_cache_lookups_total", tier="redis", result="hit")
+        assert label_of(_infer(srv, BODY)) == new
+        assert _metric(srv, "openclaw_cache_lookups_total", tier="redis", result="hit") == hits + 1
+    finally:
+        srv.stop()
 
 
 class _Load:

@@ -1,8 +1,9 @@
 """The result cache: canonical request hash, in-process LRU, Redis tier that fails open.
 
-The inference path asks :meth:`ResultCache.key` for a key (None = do not
-cache), :meth:`ResultCache.get` before the batcher and :meth:`ResultCache.put`
-after it. No web framework here.
+The inference path calls :meth:`ResultCache.get` before the batcher and
+:meth:`ResultCache.put` after it; their keys name the loaded version by its
+content digest too (:meth:`ResultCache.key` gives one, None = do not cache).
+No web framework here.
 """
 
 from __future__ import annotations

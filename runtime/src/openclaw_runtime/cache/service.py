@@ -2,19 +2,22 @@
 
 Implements the ``ResultCache`` protocol of :mod:`openclaw_runtime.service`:
 ``get``/``put`` take the loaded model version, the validated input arrays and
-the request parameters; outputs are every output of the model, in order.
+the request parameters; outputs are every output of the model, in order. Keys
+include the version's content digest (``LoadedModel.digest``), so replacing a
+version's files under the same number never serves the old model's answers.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .codec import decode_outputs, encode_outputs
-from .hashing import cache_opt_out, request_key
+from .hashing import cache_opt_out, inputs_key, request_key, version_head
 from .lru import LRUCache
 from .metrics import CacheMetrics, cache_metrics
 from .settings import CacheSettings
@@ -48,6 +51,9 @@ class ResultCache:
         # Keys of lookups that missed, by the identity of their inputs, so that the store
         # after inference does not hash the same inputs again.
         self._pending: dict[int, tuple[Mapping[str, np.ndarray], str]] = {}
+        # Key heads of loaded versions (name, version, content digest, outputs), built on
+        # their first request: by identity, without keeping a retired version alive.
+        self._heads: dict[int, tuple[weakref.ref, bytes]] = {}
 
     @property
     def active(self) -> bool:
@@ -59,12 +65,34 @@ class ResultCache:
         self._excluded.add(model)
 
     def key(
-        self, model: str, version: Any, inputs: Mapping[str, np.ndarray], parameters: Any
+        self,
+        model: str,
+        version: Any,
+        inputs: Mapping[str, np.ndarray],
+        parameters: Any,
+        *,
+        digest: str,
+        outputs: Sequence[str] = (),
     ) -> str | None:
         """Return the cache key, or None when this request or model must not be cached."""
         if not self.active or model in self._excluded or cache_opt_out(parameters):
             return None
-        return request_key(model, str(version), inputs, parameters)
+        return request_key(model, str(version), inputs, parameters, digest=digest, outputs=outputs)
+
+    def _model_key(
+        self, model: Any, inputs: Mapping[str, np.ndarray], parameters: Any
+    ) -> str | None:
+        """Return the key of ``inputs`` on a loaded version (its head built once), or None."""
+        if not self.active or model.name in self._excluded or cache_opt_out(parameters):
+            return None
+        entry = self._heads.get(id(model))
+        if entry is None or entry[0]() is not model:
+            if len(self._heads) >= 256:  # retired versions
+                self._heads.clear()
+            # The digest of the version's files was taken at load time, not per request.
+            head = version_head(model.name, str(model.version), model.digest, model.output_names)
+            entry = self._heads[id(model)] = (weakref.ref(model), head)
+        return inputs_key(entry[1], inputs, parameters)
 
     async def lookup(self, key: str) -> list[np.ndarray] | None:
         """Return the cached outputs for ``key``, or None."""
@@ -115,7 +143,7 @@ class ResultCache:
         """Return cached outputs of ``model`` (a loaded version) for ``inputs``, or None."""
         if not _cacheable(model):
             return None
-        key = self.key(model.name, model.version, inputs, parameters)
+        key = self._model_key(model, inputs, parameters)
         if key is None:
             return None
         found = await self.lookup(key)
@@ -139,7 +167,7 @@ class ResultCache:
         if pending is not None and pending[0] is inputs:
             key: str | None = pending[1]
         else:
-            key = self.key(model.name, model.version, inputs, parameters)
+            key = self._model_key(model, inputs, parameters)
         if key is not None:
             self.store(key, outputs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,10 +16,23 @@ import psutil
 from ..errors import IncompatibleModel, ModelConfigError, ModelLoadError
 from ..protocol.datatypes import DATATYPES, ONNX_TO_DATATYPE
 from .check import check_model_file, check_model_file_isolated
-from .manifest import verify_manifest
+from .manifest import (
+    compute_digests,
+    manifest_text,
+    read_manifest,
+    split_model_level,
+    verify_manifest,
+)
 from .modelconfig import ModelConfig, TensorSpec
 
-__all__ = ["MODEL_FILE", "LoadedModel", "SessionOptions", "estimate_memory", "load_version"]
+__all__ = [
+    "MODEL_FILE",
+    "LoadedModel",
+    "SessionOptions",
+    "content_digest",
+    "estimate_memory",
+    "load_version",
+]
 
 MODEL_FILE = "model.onnx"
 
@@ -43,6 +57,9 @@ class LoadedModel:
 
     ``config`` is resolved: its I/O filled in from the graph and its
     ``max_batch_size`` always set (from the server default when the file has none).
+    ``digest`` is the SHA-256 of the version's own manifest lines (every file of
+    the version directory, sorted, ``sha256sum`` format): it changes whenever the
+    files do, and the result cache keys on it.
     """
 
     name: str
@@ -51,6 +68,7 @@ class LoadedModel:
     session: Any
     output_names: list[str]
     memory_bytes: int
+    digest: str
     labels: list[str] | None = None
     measured_rss_bytes: int = 0
     loaded_at: float = field(default_factory=time.time)
@@ -161,6 +179,8 @@ def load_version(
         raise ModelLoadError(f"{source}: {path} does not exist")
     if options.verify_checksums:
         verify_manifest(version_dir, required=options.require_manifest)
+    # Taken before the session opens: a publisher replaces the model, then its manifest.
+    digest = content_digest(version_dir, verified=options.verify_checksums)
     if options.isolate_checks:
         check_model_file_isolated(str(path), source)
     else:
@@ -198,6 +218,7 @@ def load_version(
         session=session,
         output_names=[o.name for o in outputs],
         memory_bytes=0,
+        digest=digest,
         labels=labels,
     )
     if config.warmup:
@@ -208,6 +229,17 @@ def load_version(
     loaded.measured_rss_bytes = max(0, process.memory_info().rss - rss_before)
     loaded.memory_bytes = estimate_memory(path)
     return loaded
+
+
+def content_digest(version_dir: Path, *, verified: bool) -> str:
+    """Return the SHA-256 of the version's own manifest lines (``LoadedModel.digest``).
+
+    A manifest just verified gives it without reading the files again; without
+    one (or unverified) every file of the version is hashed, once per load.
+    """
+    entries = read_manifest(version_dir) if verified else None
+    own = split_model_level(entries)[0] if entries is not None else compute_digests(version_dir)
+    return hashlib.sha256(manifest_text(own).encode()).hexdigest()
 
 
 def estimate_memory(path: Path) -> int:
