@@ -50,9 +50,11 @@ def _list(args: argparse.Namespace) -> int:
             if "error" in row:
                 print(f"{row['name']:24} INVALID  {row['error']}")
             else:
+                # Unset in config.yaml: the server's batching.max_batch_size applies.
+                batch = "server-default" if row["max_batch_size"] is None else row["max_batch_size"]
                 print(
                     f"{row['name']:24} versions={row['versions']} served={row['served']} "
-                    f"load={row['load']} max_batch_size={row['max_batch_size']}"
+                    f"load={row['load']} max_batch_size={batch}"
                 )
     return 0
 
