@@ -175,17 +175,26 @@ def test_docker_user_policy_is_there_before_docker_publishes_ports(host, attacke
     if not host.exists("dockerd"):
         pytest.skip("Docker is emulated on this host")
     # A plain restart; then a start after the rules were lost as at a boot:
-    # Docker stopped, the chains flushed (8081 answers while the container
-    # still runs), then Docker starts and restores the container.
+    # Docker stopped, the chains flushed, then Docker starts and restores the
+    # container with its published ports.
     for lose_rules in (False, True):
         command = "restart"
         if lose_rules:
+            host.check_output("systemctl stop docker")
+            # Until Docker has really stopped the container (its PID 1 may take
+            # the whole stop timeout), the container still answers through
+            # its DNAT rule: that would be our flush, not Docker's start.
+            stopped = time.monotonic() + 60
+            while (
+                host.run("systemctl is-active docker").stdout.strip() != "inactive"
+                or host.run("systemctl list-units --no-legend 'docker-*.scope'").stdout.strip()
+            ):
+                assert time.monotonic() < stopped, "Docker did not stop within 60 s"
+                time.sleep(0.5)
             host.check_output(
                 "iptables -F DOCKER-USER && iptables -F OPENCLAW-DOCKER"
                 " && iptables -X OPENCLAW-DOCKER"
             )
-            assert _scan(attacker, _name(host))[8081] == "open"
-            host.check_output("systemctl stop docker")
             command = "start"
         back, rules, accepted = _start_docker_under_probe(host, attacker, command)
         assert rules[1] == "-A DOCKER-USER -j OPENCLAW-DOCKER", (
