@@ -329,3 +329,5 @@ def test_load_gate_report_is_green(host):
     assert report["p99_ms"] <= report["max_ms"]
     assert set(report["errors_by_kind"]) == {"connect", "write", "read", "timeout", "status"}
     assert report["distinct_bodies"] == report["requests"]
+    # The request came from the model's metadata (digits: one FP32 input "input").
+    assert report["varied_input"] == "input"
