@@ -180,7 +180,8 @@ def test_docker_user_policy_is_there_before_docker_publishes_ports(host, attacke
     for lose_rules in (False, True):
         command = "restart"
         if lose_rules:
-            host.check_output("systemctl stop docker")
+            # The socket too: a request to it would start Docker again at once.
+            host.check_output("systemctl stop docker.socket docker.service")
             # Until Docker has really stopped the container (its PID 1 may take
             # the whole stop timeout), the container still answers through
             # its DNAT rule: that would be our flush, not Docker's start.
