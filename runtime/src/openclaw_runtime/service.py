@@ -24,7 +24,7 @@ import numpy as np
 
 from .batching import Batcher, BatchRecord
 from .config import Settings
-from .errors import InvalidInput, ModelNotReady, OpenClawError
+from .errors import InvalidInput, ModelNotReady, OpenClawError, clip
 from .heartbeat import Heartbeat
 from .metrics import Metrics, ModelStats, observe_many
 from .metrics.stats import merge_entries
@@ -480,14 +480,14 @@ def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str,
         spec = specs.get(tensor.name)
         if spec is None:
             raise InvalidInput(
-                f"unknown input '{tensor.name}' for model '{loaded.name}'; it takes "
+                f"unknown input '{clip(tensor.name)}' for model '{loaded.name}'; it takes "
                 + ", ".join(f"'{s.name}'" for s in config.inputs)
             )
         if tensor.name in feeds:
-            raise InvalidInput(f"input '{tensor.name}' is given twice")
+            raise InvalidInput(f"input '{clip(tensor.name)}' is given twice")
         if tensor.datatype != spec.datatype:
             raise InvalidInput(
-                f"input '{tensor.name}': datatype {tensor.datatype} given, "
+                f"input '{clip(tensor.name)}': datatype {tensor.datatype} given, "
                 f"model '{loaded.name}' expects {spec.datatype}"
             )
         arr = tensor.data
@@ -501,15 +501,18 @@ def _validate(loaded: LoadedModel, request: InferenceRequest) -> tuple[dict[str,
         ):
             expected = ", ".join("-1" if d == -1 else str(d) for d in spec.shape)
             raise InvalidInput(
-                f"input '{tensor.name}': shape {list(arr.shape)} given, model '{loaded.name}' "
-                f"expects [{'-1, ' if batched else ''}{expected}] (-1 = any size)"
+                f"input '{clip(tensor.name)}': shape {list(arr.shape)} given, "
+                f"model '{loaded.name}' expects [{'-1, ' if batched else ''}{expected}] "
+                "(-1 = any size)"
             )
         if batched:
             if arr.shape[0] == 0:
-                raise InvalidInput(f"input '{tensor.name}': empty batch (0 rows); send >= 1 row")
+                raise InvalidInput(
+                    f"input '{clip(tensor.name)}': empty batch (0 rows); send >= 1 row"
+                )
             if rows not in (-1, arr.shape[0]):
                 raise InvalidInput(
-                    f"input '{tensor.name}': {arr.shape[0]} rows, other inputs have {rows}"
+                    f"input '{clip(tensor.name)}': {arr.shape[0]} rows, other inputs have {rows}"
                 )
             rows = arr.shape[0]
         if spec.datatype == "BYTES":
@@ -560,7 +563,8 @@ def _select_outputs(loaded: LoadedModel, request: InferenceRequest) -> set[str] 
     unknown = sorted(names - known)
     if unknown:
         raise InvalidInput(
-            f"unknown output(s) {unknown} for model '{loaded.name}'; it has {sorted(known)}"
+            f"unknown output(s) {clip(repr(unknown))} for model '{loaded.name}'; "
+            f"it has {sorted(known)}"
         )
     return names
 
@@ -574,8 +578,8 @@ def _classification(loaded: LoadedModel, request: InferenceRequest) -> dict[str,
             continue
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InvalidInput(
-                f"output '{out.name}': parameters.classification must be a positive integer "
-                f"(the number of top classes to return), got {k!r}"
+                f"output '{clip(out.name)}': parameters.classification must be a positive "
+                f"integer (the number of top classes to return), got {clip(repr(k))}"
             )
         spec = next(s for s in loaded.config.outputs if s.name == out.name)
         if spec.datatype in ("BYTES", "BOOL"):

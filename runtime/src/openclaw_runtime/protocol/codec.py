@@ -38,7 +38,7 @@ def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
     end = len(buf)
     if count > end // 4:  # every element has its 4-byte length: refuse before allocating
         raise InvalidInput(
-            f"input '{name}': {count} BYTES elements need at least {4 * count} bytes "
+            f"input '{clip(name)}': {count} BYTES elements need at least {4 * count} bytes "
             f"(4 per element), binary_data_size is {end}; send a shape that matches the data"
         )
     # Slices of bytes (one object each, not a view and a copy) into a list, then one
@@ -50,16 +50,20 @@ def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
     pos = 0
     for i in range(count):
         if pos + 4 > end:
-            raise InvalidInput(f"input '{name}': BYTES data ends after {i} of {count} elements")
+            raise InvalidInput(
+                f"input '{clip(name)}': BYTES data ends after {i} of {count} elements"
+            )
         (size,) = unpack(data, pos)
         pos += 4
         stop = pos + size
         if stop > end:
-            raise InvalidInput(f"input '{name}': BYTES element {i} runs past the data")
+            raise InvalidInput(f"input '{clip(name)}': BYTES element {i} runs past the data")
         append(data[pos:stop])
         pos = stop
     if pos != end:
-        raise InvalidInput(f"input '{name}': {end - pos} trailing bytes after {count} elements")
+        raise InvalidInput(
+            f"input '{clip(name)}': {end - pos} trailing bytes after {count} elements"
+        )
     out = np.empty(count, dtype=np.object_)
     out[:] = items
     return out
@@ -74,11 +78,11 @@ def _shape(name: str, raw: Any, max_dims: int) -> tuple[int, ...]:
             return tuple(raw)
     if type(raw) is list and len(raw) > max_dims:
         raise InvalidInput(
-            f"input '{name}': shape has {len(raw)} dimensions, more than the {max_dims} this "
+            f"input '{clip(name)}': shape has {len(raw)} dimensions, more than the {max_dims} this "
             "server accepts (server.max_tensor_dims); send the tensor with fewer dimensions"
         )
     raise InvalidInput(
-        f"input '{name}': shape must be a list of non-negative ints, got {clip(repr(raw))}"
+        f"input '{clip(name)}': shape must be a list of non-negative ints, got {clip(repr(raw))}"
     )
 
 
@@ -88,13 +92,13 @@ def _check_count(
     """Refuse a shape over ``max_elements`` or ``available`` (what the bytes hold, per ``unit``)."""
     if count > max_elements:
         raise InvalidInput(
-            f"input '{name}': shape {list(shape)} has {count} elements, more than the "
+            f"input '{clip(name)}': shape {list(shape)} has {count} elements, more than the "
             f"{max_elements} this server accepts in one tensor (server.max_tensor_elements); "
             "send smaller tensors or split the batch into several requests"
         )
     if count > available:
         raise InvalidInput(
-            f"input '{name}': shape {list(shape)} needs {count} values but the request has "
+            f"input '{clip(name)}': shape {list(shape)} needs {count} values but the request has "
             f"room for at most {available} ({unit}); send a shape that matches the data"
         )
     if count == 0:
@@ -102,8 +106,8 @@ def _check_count(
         span = math.prod(d for d in shape if d)
         if span > max_elements:
             raise InvalidInput(
-                f"input '{name}': empty shape {list(shape)} has non-zero dimensions that multiply "
-                f"to {span}, more than {max_elements} (server.max_tensor_elements); "
+                f"input '{clip(name)}': empty shape {list(shape)} has non-zero dimensions that "
+                f"multiply to {span}, more than {max_elements} (server.max_tensor_elements); "
                 "send the real sizes of the other dimensions"
             )
 
@@ -112,7 +116,9 @@ def _reshape(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     try:
         return arr.reshape(shape)
     except ValueError as exc:  # the checks above should make this unreachable
-        raise InvalidInput(f"input '{name}': shape {list(shape)} is not usable: {exc}") from None
+        raise InvalidInput(
+            f"input '{clip(name)}': shape {list(shape)} is not usable: {exc}"
+        ) from None
 
 
 def _from_json(
@@ -130,17 +136,20 @@ def _from_json(
             if isinstance(item, str):
                 arr[i] = item.encode("utf-8")
             else:
-                raise InvalidInput(f"input '{name}': BYTES data must be strings, got {item!r}")
+                raise InvalidInput(
+                    f"input '{clip(name)}': BYTES data must be strings, got {clip(repr(item))}"
+                )
     else:
         try:
             arr = np.array(data, dtype=DATATYPES[datatype])
         except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidInput(
-                f"input '{name}': data is not a (nested) list of {datatype} values: {exc}"
+                f"input '{clip(name)}': data is not a (nested) list of {datatype} values: "
+                f"{clip(str(exc))}"
             ) from exc
     if arr.size != count:
         raise InvalidInput(
-            f"input '{name}': shape {list(shape)} needs {count} values, data has {arr.size}"
+            f"input '{clip(name)}': shape {list(shape)} needs {count} values, data has {arr.size}"
         )
     return _reshape(name, arr, shape)
 
@@ -180,7 +189,7 @@ def _from_binary(
     expected = count * dtype.itemsize
     if len(chunk) != expected:
         raise InvalidInput(
-            f"input '{name}': shape {list(shape)} as {datatype} needs {expected} bytes, "
+            f"input '{clip(name)}': shape {list(shape)} as {datatype} needs {expected} bytes, "
             f"binary_data_size is {len(chunk)}"
         )
     return _reshape(name, np.frombuffer(chunk, dtype=dtype), shape)
@@ -238,17 +247,18 @@ def decode_request(
         datatype = item.get("datatype")
         if datatype not in DATATYPES:
             raise InvalidInput(
-                f"input '{name}': datatype {datatype!r} is not one of {', '.join(DATATYPES)}"
+                f"input '{clip(name)}': datatype {clip(repr(datatype))} is not one of "
+                + ", ".join(DATATYPES)
             )
         shape = _shape(name, item.get("shape"), max_dims)
         in_params = item.get("parameters") or {}
         if not isinstance(in_params, dict):
-            raise BadRequest(f"input '{name}': 'parameters' must be an object")
+            raise BadRequest(f"input '{clip(name)}': 'parameters' must be an object")
         size = in_params.get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 raise InvalidInput(
-                    f"input '{name}': binary_data_size {size!r} does not fit the "
+                    f"input '{clip(name)}': binary_data_size {clip(repr(size))} does not fit the "
                     f"{len(binary) - offset} binary bytes left in the body"
                 )
             arr = _from_binary(name, datatype, shape, binary[offset : offset + size], max_elements)
@@ -256,7 +266,7 @@ def decode_request(
         elif "data" in item:
             arr = _from_json(name, datatype, shape, item["data"], max_elements, len(header))
         else:
-            raise InvalidInput(f"input '{name}': needs 'data' or parameters.binary_data_size")
+            raise InvalidInput(f"input '{clip(name)}': needs 'data' or parameters.binary_data_size")
         inputs.append(Tensor(name, datatype, arr, in_params))
     if offset != len(binary):
         raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by inputs")
@@ -271,7 +281,7 @@ def decode_request(
                 raise BadRequest(f"outputs[{position}] must be an object with a string 'name'")
             out_params = item.get("parameters") or {}
             if not isinstance(out_params, dict):
-                raise BadRequest(f"output '{item['name']}': 'parameters' must be an object")
+                raise BadRequest(f"output '{clip(item['name'])}': 'parameters' must be an object")
             binary_flag = out_params.get("binary_data")
             outputs.append(
                 RequestedOutput(
