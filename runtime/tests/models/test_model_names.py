@@ -129,7 +129,7 @@ async def test_a_flood_of_bad_and_unknown_names_grows_nothing(service, tmp_path)
             with pytest.raises(error):
                 service.statistics(name)
     assert service._load_locks == {}
-    assert service._applied == {}
+    assert service.siblings.applied == {}
     assert service._stats == {}
     assert service.repository._models == {}
     # No action for the sibling workers was written, inside the directory or beside it.

@@ -9,6 +9,7 @@ No web framework here.
 from __future__ import annotations
 
 from .codec import decode_outputs, encode_outputs
+from .consult import ResultCacheProtocol
 from .hashing import IGNORED_PARAMETERS, cache_opt_out, request_key
 from .lru import LRUCache
 from .metrics import CacheMetrics, cache_metrics
@@ -22,6 +23,7 @@ __all__ = [
     "LRUCache",
     "RedisTier",
     "ResultCache",
+    "ResultCacheProtocol",
     "cache_metrics",
     "cache_opt_out",
     "decode_outputs",

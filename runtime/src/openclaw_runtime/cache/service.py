@@ -1,6 +1,6 @@
 """The result cache the inference service consults after validation, before the batcher.
 
-Implements the ``ResultCache`` protocol of :mod:`openclaw_runtime.service`:
+Implements :class:`.consult.ResultCacheProtocol`, what the inference service calls:
 ``get``/``put`` take the loaded model version, the validated input arrays and
 the request parameters; outputs are every output of the model, in order. Keys
 include the version's content digest (``LoadedModel.digest``), so replacing a
@@ -135,7 +135,7 @@ class ResultCache:
             if blob is not None:
                 self.redis.put(key, blob)
 
-    # --- the service's ResultCache protocol --------------------------------------------
+    # --- ResultCacheProtocol (what the inference service calls) --------------------------
 
     async def get(
         self, model: Any, inputs: Mapping[str, np.ndarray], parameters: Any
