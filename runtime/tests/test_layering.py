@@ -41,14 +41,16 @@ def test_worker_with_auth_and_redis_off_leaves_their_libraries_unimported():
     code = (
         "import sys, dataclasses\n"
         "from openclaw_runtime.config import Settings\n"
-        "from openclaw_runtime.http.security import Security\n"
+        "from openclaw_runtime.cache import ResultCache\n"
+        "from openclaw_runtime.http.security import AuthAdapter\n"
         "import openclaw_runtime.http.worker\n"
         "s = Settings()\n"
         "s = dataclasses.replace(s, auth=dataclasses.replace(s.auth, enabled=False))\n"
-        "assert Security(s).cache is not None  # the in-process tier stays on\n"
+        "AuthAdapter(s)\n"
+        "assert ResultCache.from_settings(s.cache) is not None  # the in-process tier stays on\n"
         "print(','.join(m for m in ('redis', 'cryptography') if m in sys.modules))\n"
         "s = dataclasses.replace(s, cache=dataclasses.replace(s.cache, redis_url='redis://h:1/0'))\n"
-        "Security(s)\n"
+        "ResultCache.from_settings(s.cache)\n"
         "print('redis' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

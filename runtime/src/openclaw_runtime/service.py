@@ -103,9 +103,9 @@ class InferenceService:
         if self.metrics is None:
             return
         depths = {
-            (v.name, str(v.version)): v.scheduler.queue_depth
+            (v.name, str(v.version)): v.batcher.queue_depth
             for v in self.repository.loaded()
-            if v.scheduler is not None
+            if v.batcher is not None
         }
         self.metrics.set_load(self.in_flight, depths)
 
@@ -152,8 +152,8 @@ class InferenceService:
             if task is not None:
                 task.cancel()
         for loaded in self.repository.loaded():
-            if loaded.scheduler is not None:
-                loaded.scheduler.close()
+            if loaded.batcher is not None:
+                loaded.batcher.close()
         self._loader.shutdown(wait=False, cancel_futures=True)
         self.siblings.publish_stats(self._stat_entries())
 
@@ -190,8 +190,8 @@ class InferenceService:
             if self.metrics:
                 self.metrics.set_model(loaded.name, str(loaded.version), True, loaded.memory_bytes)
         for loaded in changes.retired:
-            if loaded.scheduler is not None:
-                loaded.scheduler.close()
+            if loaded.batcher is not None:
+                loaded.batcher.close()
             log.info(
                 "model version retired", extra={"model": loaded.name, "version": loaded.version}
             )
@@ -296,7 +296,7 @@ class InferenceService:
                 if not isinstance(timeout, int) or timeout < 0:
                     over = loaded.config.batching.default_timeout_us
                     timeout = self.settings.batching.default_timeout_us if over is None else over
-                outputs = await loaded.scheduler.infer(feeds, timeout_us=timeout, started_ns=start)
+                outputs = await loaded.batcher.infer(feeds, timeout_us=timeout, started_ns=start)
                 batched = True
                 if self.cache is not None:
                     await store_outputs(self.cache, loaded, feeds, params, outputs)

@@ -19,7 +19,7 @@ __all__ = ["attach_batcher"]
 def attach_batcher(
     loaded: LoadedModel, defaults: BatchingSettings, stats: ModelStats, children: tuple | None
 ) -> None:
-    """Set ``loaded.scheduler``: the server's batching settings under the model's overrides.
+    """Set ``loaded.batcher``: the server's batching settings under the model's overrides.
 
     Each executed batch is added to ``stats`` and, when metrics are on, to the
     version's Prometheus series ``children`` (``Metrics.children``).
@@ -45,7 +45,7 @@ def attach_batcher(
     # session.run itself, not loaded.run: a bound method would make loaded -> batcher ->
     # loaded a reference cycle, and a retired version's session would then wait for
     # the cyclic garbage collector (or forever, if the worker has frozen its heap).
-    loaded.scheduler = Batcher(
+    loaded.batcher = Batcher(
         functools.partial(loaded.session.run, loaded.output_names),
         name=f"{loaded.name}:{loaded.version}",
         max_batch_size=max_batch,

@@ -55,6 +55,12 @@ class ResultCache:
         # their first request: by identity, without keeping a retired version alive.
         self._heads: dict[int, tuple[weakref.ref, bytes]] = {}
 
+    @classmethod
+    def from_settings(cls, settings: CacheSettings) -> ResultCache | None:
+        """Return the cache the settings describe, or None when no tier is on."""
+        cache = cls(settings)
+        return cache if cache.active else None
+
     @property
     def active(self) -> bool:
         """Return True when at least one tier is configured."""

@@ -37,7 +37,7 @@ from ..logs import model_var, request_id_var
 from ..models.repository import check_model_name, check_version
 from ..service import InferenceService
 from . import handlers
-from .keys import SERVICE_KEY, SETTINGS_KEY
+from .appkeys import SERVICE_KEY, SETTINGS_KEY
 
 __all__ = [
     "SERVICE_KEY",

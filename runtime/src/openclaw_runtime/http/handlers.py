@@ -17,7 +17,7 @@ from ..models.session import LoadedModel
 from ..protocol import decode_request, encode_response
 from ..protocol.compression import choose_encoding, compress
 from ..service import InferenceService
-from .keys import SERVICE_KEY, SETTINGS_KEY
+from .appkeys import SERVICE_KEY, SETTINGS_KEY
 
 __all__ = ["EXTENSIONS", "add_routes", "infer_model"]
 

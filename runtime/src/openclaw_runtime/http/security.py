@@ -1,10 +1,11 @@
-"""The HTTP adapter of the auth and cache cores: the auth guard plus their lifecycle.
+"""The HTTP adapter of the auth core: the auth guard and the key store's lifecycle.
 
-The worker builds a :class:`Security` from the settings, hands ``cache`` to
-the inference service, ``guard`` to :func:`~.app.install` (called inside
-the server's request context, so 401/403/429 render as ``{"error": ...}`` like
-every other error) and ``lifecycle`` to ``app.cleanup_ctx`` (key store watcher,
-SIGHUP reload, Redis pool). The supervisor calls :func:`openclaw_runtime.auth.preflight`
+The worker builds an :class:`AuthAdapter` from the settings and hands ``guard``
+to :func:`~.app.install` (called inside the server's request context, so
+401/403/429 render as ``{"error": ...}`` like every other error) and
+``lifecycle`` to ``app.cleanup_ctx`` (key store watcher, SIGHUP reload). The
+result cache is not here: the worker opens it (``ResultCache.from_settings``)
+and closes it itself. The supervisor calls :func:`openclaw_runtime.auth.preflight`
 once before starting workers, so that an unreadable key store stops the server at once.
 """
 
@@ -19,25 +20,22 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from ..auth import Authenticator, Endpoint, client_address
-from ..cache import ResultCache
 from ..config import Settings
 from .app import Guard
 
-__all__ = ["Security"]
+__all__ = ["AuthAdapter"]
 
 log = logging.getLogger("openclaw.security")
 
 _DEPLOY_EVENTS = {"load": "model.loaded", "unload": "model.unloaded"}
 
 
-class Security:
-    """The authenticator (None when auth is off) and the result cache (None when off)."""
+class AuthAdapter:
+    """The authenticator (None when auth is off), as an aiohttp guard and cleanup context."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.auth = Authenticator.from_settings(settings.auth) if settings.auth.enabled else None
-        cache = ResultCache(settings.cache)
-        self.cache = cache if cache.active else None
 
     @property
     def guard(self) -> Guard | None:
@@ -45,7 +43,7 @@ class Security:
         return None if self.auth is None else _auth_guard(self.auth)
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
-        """Run the key store watcher and the SIGHUP handler; close the Redis pool at the end."""
+        """Run the key store watcher and the SIGHUP handler until the app stops."""
         watcher = None
         loop = asyncio.get_running_loop()
         if self.auth is not None:
@@ -59,8 +57,6 @@ class Security:
             watcher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
-        if self.cache is not None:
-            await self.cache.close()
 
     def _on_sighup(self) -> None:
         assert self.auth is not None

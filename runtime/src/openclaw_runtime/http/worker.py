@@ -7,16 +7,18 @@ import gc
 import logging
 import os
 import signal
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
+from ..cache import ResultCache
 from ..config import Settings
 from ..host import bind_socket
 from ..logs import configure_logging
 from ..service import InferenceService
 from .app import build_app, install
-from .security import Security
+from .security import AuthAdapter
 
 __all__ = ["run_worker"]
 
@@ -31,16 +33,19 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     from ..metrics import Metrics
 
     metrics = Metrics() if settings.metrics.enabled else None
-    security = Security(settings)  # auth guard and result cache
-    service = InferenceService(settings, metrics=metrics, cache=security.cache, workers=workers)
+    auth = AuthAdapter(settings)
+    cache = ResultCache.from_settings(settings.cache)  # None when no tier is on
+    service = InferenceService(settings, metrics=metrics, cache=cache, workers=workers)
     # Live (and stamping the supervisor's heartbeat) from now on; ready only after start().
     service.heartbeat.start(beat)
     app = build_app(settings, service)
-    app.cleanup_ctx.append(security.lifecycle)
+    app.cleanup_ctx.append(auth.lifecycle)
+    if cache is not None:
+        app.cleanup_ctx.append(_closing(cache))
     grace = settings.server.shutdown_grace_seconds
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=grace)
     await runner.setup()
-    install(runner, settings, service, guard=security.guard)
+    install(runner, settings, service, guard=auth.guard)
     sock = bind_socket(settings.server.host, port, settings.server.backlog)
     site = web.SockSite(runner, sock, shutdown_timeout=grace)
     await site.start()
@@ -59,6 +64,16 @@ async def _serve(settings: Settings, port: int, workers: int, beat: Any) -> None
     await runner.cleanup()
     await service.close()  # stops the heartbeat too
     log.info("worker stopped")
+
+
+def _closing(cache: ResultCache) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Return a cleanup context that releases the cache's Redis pool when the app stops."""
+
+    async def close_cache(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await cache.close()
+
+    return close_cache
 
 
 def _tune_gc() -> None:

@@ -73,8 +73,9 @@ class LoadedModel:
     measured_rss_bytes: int = 0
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
-    # Set by the service layer (the batcher of this version); the core keeps it opaque.
-    scheduler: Any = None
+    # The Batcher of this version, set by the service layer (batching.attach) before it
+    # is published; typed Any so that the model layer does not import the batching one.
+    batcher: Any = None
 
     @property
     def input_specs(self) -> dict[str, TensorSpec]:

@@ -1,4 +1,4 @@
-"""Typed application state keys."""
+"""The typed keys (``web.AppKey``) of the aiohttp application's state."""
 
 from __future__ import annotations
 
