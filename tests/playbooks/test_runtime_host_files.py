@@ -188,8 +188,27 @@ def test_smoke_key_is_an_inference_client_key_in_a_root_only_host_file(tmp_path,
     assert key not in renew.stdout and new_key not in renew.stdout
 
 
-def test_operator_key_wins_over_the_roles_own(tmp_path, runtime_image):
-    operator = "oc_0123456789abcdef_" + "k" * 43
+def _create_key(tmp_path: Path, name: str) -> str:
+    """A key made by an operator in the same store (keys create, in the image)."""
+    keys = tmp_path / "etc" / "keys"
+    out = subprocess.run(
+        [
+            "docker", "run", "--rm", "--network", "none", "-v", f"{keys}:{keys}",
+            "--entrypoint", "openclaw-runtime", IMAGE, "keys", "create", "--name", name,
+            "--role", "inference-client", "--json",
+            "--store", f"{keys}/keys.store", "--key-file", f"{keys}/store.key",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)["key"]
+
+
+def test_operator_key_wins_and_is_never_revoked_by_the_role(tmp_path, runtime_image):
+    first = _run_keys(tmp_path, openclaw_runtime_keys_create_client=False)
+    assert first.returncode == 0, first.stdout[-4000:]
+    operator = _create_key(tmp_path, "ops-gate")
     run = _run_keys(tmp_path, openclaw_runtime_smoke_api_key=operator)
     assert run.returncode == 0, run.stdout[-4000:]
     path = tmp_path / "etc" / "inference-client.key"
@@ -197,4 +216,12 @@ def test_operator_key_wins_over_the_roles_own(tmp_path, runtime_image):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert operator not in run.stdout
     # No key of the role's own was created beside it.
-    assert [r["name"] for r in _keys(tmp_path)] == ["admin"]
+    assert sorted(r["name"] for r in _keys(tmp_path)) == ["admin", "ops-gate"]
+    # The variable removed: the role makes its own key again and leaves the
+    # operator's alone (it may serve elsewhere).
+    back = _run_keys(tmp_path)
+    assert back.returncode == 0, back.stdout[-4000:]
+    own = path.read_text().strip()
+    assert own != operator
+    states = {r["name"]: r["state"] for r in _keys(tmp_path)}
+    assert states == {"admin": "active", "ops-gate": "active", "deploy-check": "active"}
