@@ -182,7 +182,7 @@ class _Stall:
 
     STALL = 1.0
 
-    def __init__(self, request: int) -> None:
+    def __init__(self, request: int, status: int = 200, chunked: bool = False) -> None:
         self.request = request
         self.count = 0
         self.until = 0.0
@@ -205,8 +205,16 @@ class _Stall:
                 if wait > 0:
                     time.sleep(wait)
                 body = b'{"outputs": []}'
-                self.send_response(200)
+                self.send_response(status)
+                if status == 204:  # no body and no length, as HTTP has it
+                    self.end_headers()
+                    return
                 self.send_header("Content-Type", "application/json")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -317,3 +325,16 @@ def test_a_generator_that_falls_behind_says_so(tmp_path):
     assert report["max_ms"] >= 400, report
     # Nothing was dropped to catch up: every scheduled request went out and was answered.
     assert report["requests"] == report["responses"] == rate * seconds, report
+
+
+@pytest.mark.parametrize(("status", "chunked"), [(204, False), (200, True)])
+def test_bodiless_and_chunked_answers_keep_the_connection(tmp_path, status, chunked):
+    server = _Stall(request=10**9, status=status, chunked=chunked)
+    try:
+        report = loadgate(
+            tmp_path, [server.url], "--rate", "50", "--duration", "1", "--connections", "1"
+        )
+    finally:
+        server.close()
+    assert report["responses"] == report["requests"] == 50, report
+    assert report["errors"] == 0, report

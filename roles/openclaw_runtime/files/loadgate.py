@@ -188,7 +188,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
         name, sep, value = line.partition(":")
         if sep:
             headers[name.strip().lower()] = value.strip().lower()
-    if headers.get("transfer-encoding", "") == "chunked":
+    if status < 200 or status in (204, 304):
+        pass  # no body, whatever the headers say
+    elif headers.get("transfer-encoding", "").endswith("chunked"):
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             await reader.readexactly(size + 2)
