@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fast checks (make lint): yamllint, ansible-lint (production profile),
-# syntax check of every playbook, ruff, role docs vs argument specs.
+# syntax check of every playbook, ruff, vulture (unused runtime code), role docs vs
+# argument specs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -13,5 +14,7 @@ for pb in playbooks/*.yml; do
 done
 step "ruff check" ruff check --quiet .
 step "ruff format --check" ruff format --check --quiet collections molecule scripts tests
+# Unused code in the runtime; names only frameworks call are listed in the whitelist.
+step "vulture (unused runtime code)" vulture runtime/src runtime/vulture_whitelist.py --min-confidence 60
 step "role docs match argument specs" python3 scripts/role-docs.py --check
 exit $fail

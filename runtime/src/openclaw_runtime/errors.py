@@ -25,7 +25,6 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFound",
     "ModelNotReady",
-    "NotReady",
     "OpenClawError",
     "Overloaded",
     "PayloadTooLarge",
@@ -54,10 +53,6 @@ class OpenClawError(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
-
-    def to_dict(self) -> dict[str, str]:
-        """Return the JSON body the HTTP layer sends for this error."""
-        return {"error": self.message}
 
 
 # --- configuration -------------------------------------------------------------
@@ -189,16 +184,6 @@ class DeadlineExceeded(OpenClawError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "deadline_exceeded"
-
-    def __init__(self, message: str, *, retry_after: float | None = 1.0) -> None:
-        super().__init__(message, retry_after=retry_after)
-
-
-class NotReady(OpenClawError):
-    """The server is starting or draining."""
-
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-    code = "not_ready"
 
     def __init__(self, message: str, *, retry_after: float | None = 1.0) -> None:
         super().__init__(message, retry_after=retry_after)

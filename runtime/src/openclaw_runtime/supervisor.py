@@ -90,14 +90,14 @@ def serve(settings: Settings) -> int:
     slots = [_Slot(ctx, settings, port, workers, i) for i in range(workers)]
     stopping = False
 
-    def on_signal(signum, _frame) -> None:
+    def on_signal(_signum, _frame) -> None:
         nonlocal stopping
         stopping = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    def on_hangup(signum, _frame) -> None:  # reload the key store in every worker
+    def on_hangup(_signum, _frame) -> None:  # reload the key store in every worker
         for slot in slots:
             if slot.process is not None and slot.process.is_alive():
                 os.kill(slot.process.pid, signal.SIGHUP)

@@ -77,9 +77,6 @@ async def test_opt_out_per_request_and_per_model():
     assert await cache.get(Model(), FEEDS, {}) is None
     await cache.put(Model("secret"), FEEDS, {}, OUT)
     assert await cache.get(Model("secret"), FEEDS, {}) is None
-    cache.mark_non_cacheable("digits")
-    await cache.put(Model(), FEEDS, {}, OUT)
-    assert await cache.get(Model(), FEEDS, {}) is None
 
 
 async def test_model_config_cache_false_is_never_cached():

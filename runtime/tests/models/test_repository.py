@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -235,7 +236,7 @@ def test_least_recently_used_on_demand_model_is_evicted(tmp_path):
     repo = repo_of(tmp_path, limit=int(one * 2.5))
     repo.load("a")
     repo.load("b")
-    repo.touch(repo.get("a"))  # b is now the least recently used
+    repo.get("a").last_used = time.monotonic()  # as infer() does: b is now the least recent
     changes = repo.load("c")
     assert [v.name for v in changes.retired] == ["b"]
     assert {v.name for v in repo.loaded()} == {"a", "c"}

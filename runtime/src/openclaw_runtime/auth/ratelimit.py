@@ -135,7 +135,3 @@ class FailureTracker:
             stamps.clear()
             return True
         return False
-
-    def reset(self, key: Hashable) -> None:
-        """Forget the failures of ``key`` (after a successful authentication)."""
-        self._failures.pop(key, None)

@@ -66,10 +66,6 @@ class ResultCache:
         """Return True when at least one tier is configured."""
         return self.lru is not None or self.redis is not None
 
-    def mark_non_cacheable(self, model: str) -> None:
-        """Never cache results of ``model``."""
-        self._excluded.add(model)
-
     def key(
         self,
         model: str,

@@ -8,13 +8,12 @@ path the router matches (``rel_url.path_safe``) and validates the model name
 and version it names (400 if invalid), so that the auth check, the infer fast
 path and the router all see one endpoint and one model.
 ``POST /v2/models/{m}[/versions/{v}]/infer`` goes straight to its handler;
-every other path goes through the application's router (and
-``extra_middlewares``, if any). In-process measurements on the demo model: an
-aiohttp middleware layer, even one that does nothing, cost 2.4-3.4 us per
-request, the router's resolution about 4 us and a coroutine wrapped around the
-handler 3.7 us; the hot route pays none of them. The result cache plugs into
-the core service (``InferenceService(cache=...)``), after validation and before
-the batcher.
+every other path goes through the application's router. In-process
+measurements on the demo model: an aiohttp middleware layer, even one that
+does nothing, cost 2.4-3.4 us per request, the router's resolution about 4 us
+and a coroutine wrapped around the handler 3.7 us; the hot route pays none of
+them. The result cache plugs into the core service
+(``InferenceService(cache=...)``), after validation and before the batcher.
 """
 
 from __future__ import annotations
@@ -23,12 +22,12 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import lru_cache
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 
 from ..auth.rbac import Endpoint, classify
 from ..config import Settings
@@ -168,12 +167,7 @@ def _dispatcher(
     return dispatch
 
 
-def build_app(
-    settings: Settings,
-    service: InferenceService,
-    *,
-    extra_middlewares: Iterable[Middleware] = (),
-) -> web.Application:
+def build_app(settings: Settings, service: InferenceService) -> web.Application:
     """Return the aiohttp application serving the Open Inference Protocol.
 
     Serve it with :func:`install` on its runner: the request context (error
@@ -181,7 +175,6 @@ def build_app(
     """
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=list(extra_middlewares),
         handler_args={"max_field_size": 16384},
     )
     app[SETTINGS_KEY] = settings

@@ -152,9 +152,3 @@ def render() -> bytes:
     from prometheus_client import REGISTRY
 
     return generate_latest(REGISTRY)
-
-
-def mark_process_dead(pid: int) -> None:
-    """Drop a dead worker's live gauges (called by the supervisor)."""
-    if _MULTI:
-        _mp.mark_process_dead(pid)

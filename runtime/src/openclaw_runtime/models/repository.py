@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,7 +423,3 @@ class ModelRepository:
                 except ModelLoadError as exc:
                     changes.errors.append(exc.message)
         return changes
-
-    def touch(self, loaded: LoadedModel) -> None:
-        """Mark a version as used now (for least-recently-used eviction)."""
-        loaded.last_used = time.monotonic()

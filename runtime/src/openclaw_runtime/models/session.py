@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 from ..errors import IncompatibleModel, ModelConfigError, ModelLoadError
 from ..protocol.datatypes import DATATYPES, ONNX_TO_DATATYPE
@@ -70,8 +69,6 @@ class LoadedModel:
     memory_bytes: int
     digest: str
     labels: list[str] | None = None
-    measured_rss_bytes: int = 0
-    loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     # The Batcher of this version, set by the service layer (batching.attach) before it
     # is published; typed Any so that the model layer does not import the batching one.
@@ -187,8 +184,6 @@ def load_version(
     else:
         check_model_file(str(path), source)
     labels = _read_labels(model_dir, config)
-    process = psutil.Process()
-    rss_before = process.memory_info().rss
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = options.intra_op_threads
     opts.inter_op_num_threads = options.inter_op_threads
@@ -227,7 +222,6 @@ def load_version(
             _warmup(loaded)
         except Exception as exc:
             raise ModelLoadError(f"{source}: warm-up inference failed: {exc}") from exc
-    loaded.measured_rss_bytes = max(0, process.memory_info().rss - rss_before)
     loaded.memory_bytes = estimate_memory(path)
     return loaded
 
@@ -246,7 +240,7 @@ def content_digest(version_dir: Path, *, verified: bool) -> str:
 def estimate_memory(path: Path) -> int:
     """Return the bytes a version is accounted for: twice its file (weights + optimized copy).
 
-    A deterministic estimate keeps the budget predictable; the RSS growth measured
-    at load time is kept in ``measured_rss_bytes`` for logs.
+    A deterministic estimate (not the RSS growth at load time) keeps the budget
+    predictable.
     """
     return 2 * path.stat().st_size
