@@ -33,63 +33,87 @@ def coerce_scalar(
     """Convert ``value`` (possibly a string from the environment) to ``tp`` and check its bounds."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        empty = value is None or (isinstance(value, str) and value.lower() in ("", "none", "null"))
-        if empty and type(None) in get_args(tp):
-            return None
-        last: OpenClawError | None = None
-        for arg in args:
-            try:
-                return coerce_scalar(key, value, arg, meta, error)
-            except OpenClawError as exc:
-                last = exc
-        assert last is not None
-        raise last
+        return _union(key, value, tp, meta, error)
     if origin is Literal:
-        choices = get_args(tp)
-        for choice in choices:
-            if value == choice or (isinstance(value, str) and str(choice) == value):
-                return choice
-        _fail(key, value, "one of " + ", ".join(repr(c) for c in choices), error)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        _fail(key, value, "a boolean (true/false)", error)
-    if tp is int or tp is float:
-        if isinstance(value, bool):
-            _fail(key, value, f"a number ({tp.__name__})", error)
-        try:
-            number = tp(value)
-            if tp is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError
-        except (TypeError, ValueError):
-            _fail(key, value, f"a number ({tp.__name__})", error)
-        lo, hi = meta.get("min"), meta.get("max")
-        if (lo is not None and number < lo) or (hi is not None and number > hi):
-            _fail(key, value, f"{tp.__name__} in [{lo}, {hi if hi is not None else 'inf'}]", error)
-        return number
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            _fail(key, value, "a string", error)
-        text = str(value)
-        choices = meta.get("choices")
-        if choices and text not in choices:
-            _fail(key, value, "one of " + ", ".join(choices), error)
-        return text
+        return _literal(key, value, tp, meta, error)
+    scalar = _SCALARS.get(tp)
+    if scalar is not None:
+        return scalar(key, value, tp, meta, error)
     if origin is tuple:
-        (item_tp, *_rest) = get_args(tp)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            _fail(key, value, "a list", error)
-        return tuple(_convert(f"{key}[{i}]", v, item_tp, meta, error) for i, v in enumerate(value))
+        return _sequence(key, value, tp, meta, error)
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
             _fail(key, value, "a mapping", error)
         return dict(value)
     raise TypeError(f"unsupported settings type {tp!r} for {key}")
+
+
+def _union(key: str, value: Any, tp: Any, meta: Mapping[str, Any], error: type[OpenClawError]):
+    args = [a for a in get_args(tp) if a is not type(None)]
+    empty = value is None or (isinstance(value, str) and value.lower() in ("", "none", "null"))
+    if empty and type(None) in get_args(tp):
+        return None
+    last: OpenClawError | None = None
+    for arg in args:
+        try:
+            return coerce_scalar(key, value, arg, meta, error)
+        except OpenClawError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _literal(key: str, value: Any, tp: Any, _meta: Mapping[str, Any], error: type[OpenClawError]):
+    choices = get_args(tp)
+    for choice in choices:
+        if value == choice or (isinstance(value, str) and str(choice) == value):
+            return choice
+    _fail(key, value, "one of " + ", ".join(repr(c) for c in choices), error)
+
+
+def _bool(key: str, value: Any, _tp: Any, _meta: Mapping[str, Any], error: type[OpenClawError]):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    _fail(key, value, "a boolean (true/false)", error)
+
+
+def _number(key: str, value: Any, tp: Any, meta: Mapping[str, Any], error: type[OpenClawError]):
+    if isinstance(value, bool):
+        _fail(key, value, f"a number ({tp.__name__})", error)
+    try:
+        number = tp(value)
+        if tp is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+    except (TypeError, ValueError):
+        _fail(key, value, f"a number ({tp.__name__})", error)
+    lo, hi = meta.get("min"), meta.get("max")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        _fail(key, value, f"{tp.__name__} in [{lo}, {hi if hi is not None else 'inf'}]", error)
+    return number
+
+
+def _string(key: str, value: Any, _tp: Any, meta: Mapping[str, Any], error: type[OpenClawError]):
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        _fail(key, value, "a string", error)
+    text = str(value)
+    choices = meta.get("choices")
+    if choices and text not in choices:
+        _fail(key, value, "one of " + ", ".join(choices), error)
+    return text
+
+
+def _sequence(key: str, value: Any, tp: Any, meta: Mapping[str, Any], error: type[OpenClawError]):
+    (item_tp, *_rest) = get_args(tp)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        _fail(key, value, "a list", error)
+    return tuple(_convert(f"{key}[{i}]", v, item_tp, meta, error) for i, v in enumerate(value))
+
+
+_SCALARS = {bool: _bool, int: _number, float: _number, str: _string}
 
 
 def _convert(key: str, value: Any, tp: Any, meta: Mapping[str, Any], error: type[OpenClawError]):

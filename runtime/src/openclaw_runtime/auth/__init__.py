@@ -7,13 +7,14 @@ renders the errors it raises; the ``keys`` CLI uses :class:`KeyManager`.
 from __future__ import annotations
 
 from .audit import AUTH_FAILED, AuditLog
+from .caller import Principal
 from .errors import KeyStoreError, RateLimited
 from .keys import KeyHasher, KeyRecord, KeyState, format_key, parse_key
 from .manage import IssuedKey, KeyManager
 from .network import AddressMatcher, client_address, parse_address
 from .ratelimit import FailureTracker, RateLimiter, TokenBucket
 from .rbac import DEFAULT_ROLES, PERMISSIONS, Endpoint, RoleMap, classify
-from .service import Authenticator, Principal, preflight
+from .service import Authenticator, preflight
 from .settings import AuthSettings
 from .store import KEY_ENV, KeyStore, load_fernet_key
 

@@ -12,20 +12,20 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from ..errors import Forbidden, Unauthorized
 from .audit import AUTH_FAILED, AuditLog
+from .caller import Caller, Principal, direct_caller, proxied_caller
 from .errors import RateLimited
 from .keys import KeyRecord, KeyState, parse_key
 from .metrics import auth_metrics
-from .network import AddressMatcher, IPAddress, client_hop, limit_key, parse_address
+from .network import AddressMatcher, client_hop
 from .ratelimit import FailureTracker, RateLimiter
 from .rbac import Endpoint, RoleMap, classify
 from .settings import AuthSettings
 from .store import KeyStore, load_fernet_key
 
-__all__ = ["Authenticator", "Principal", "preflight"]
+__all__ = ["Authenticator", "preflight"]
 
 _log = logging.getLogger("openclaw_runtime.auth")
 # The one message for every authentication failure: it must not tell an unknown
@@ -42,16 +42,6 @@ _MAX_MEMO_MODEL = 128  # the model name comes from the URL: longer ones are not 
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller."""
-
-    key_id: str
-    name: str
-    roles: tuple[str, ...]
-    permissions: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
 class _Entry:
     record: KeyRecord
     principal: Principal
@@ -60,26 +50,6 @@ class _Entry:
     not_after: float
     # Grants since the last reload: (client, permission, model) -> the client's limit key.
     granted: dict[tuple, str] = field(default_factory=dict, compare=False)
-
-
-class _Caller(NamedTuple):  # built per request: cheaper than a frozen dataclass
-    """Where a request comes from, in the form each check needs."""
-
-    addr: IPAddress | None  # what allow-lists are matched against
-    bucket: str  # the rate limit and failure key (an IPv6 client's /64)
-    client: str  # the audit trail's client: never a trusted proxy, which fail2ban would ban
-    via: str | None = None  # a trusted proxy that named no client (audit only)
-    network: str | None = None  # an IPv6 client's /64 (audit of blocks only)
-
-    @classmethod
-    def of(cls, addr: IPAddress | None) -> _Caller:
-        """Return the caller at ``addr`` (None: unknown), not a trusted proxy."""
-        if addr is None:
-            return cls(None, "unknown", "unknown")
-        bucket = limit_key(addr)
-        if addr.version == 4:
-            return cls(addr, bucket, bucket)
-        return cls(addr, bucket, str(addr), network=bucket)
 
 
 class Authenticator:
@@ -251,7 +221,7 @@ class Authenticator:
                 self._limit_key(entry)
                 return entry.principal
         path = path[:_MAX_AUDIT_PATH]  # only used for the audit trail from here on
-        caller = self._behind_proxy(source) if self._proxies else self._direct(peer)
+        caller = proxied_caller(source, self.trusted) if self._proxies else direct_caller(peer)
         self._limit_address(caller.bucket)
 
         if presented is None:
@@ -297,23 +267,6 @@ class Authenticator:
             granted[(source, perm, model)] = caller.bucket
         return entry.principal
 
-    @staticmethod
-    def _direct(peer: str | None) -> _Caller:
-        """Return the caller without trusted proxies: the socket peer."""
-        if peer is not None and ":" not in peer:
-            addr = parse_address(peer)
-            if addr is not None:
-                return _Caller(addr, peer, peer)  # a socket's dotted quad is already str(addr)
-        return _Caller.of(parse_address(peer) if peer else None)
-
-    def _behind_proxy(self, hop: str | None) -> _Caller:
-        """Return the caller that :func:`client_hop` found behind the trusted proxies."""
-        addr = parse_address(hop) if hop else None
-        if addr is not None and self.trusted.matches(addr):
-            # A trusted proxy (or a host in a trusted range) that named no client.
-            return _Caller(addr, limit_key(addr), "unknown", via=str(addr))
-        return _Caller.of(addr)
-
     def _limit_address(self, bucket: str) -> None:
         blocked = self._failures.blocked_for(bucket)
         if blocked:
@@ -336,6 +289,10 @@ class Authenticator:
             if self._wallclock() >= verified.not_after:
                 return None, "expired_key"
             return verified, "ok"
+        return self._verify(presented)
+
+    def _verify(self, presented: str) -> tuple[_Entry | None, str]:
+        """Check a key not verified since the last reload against its digest; remember it."""
         parsed = parse_key(presented)
         if parsed is None:
             return None, "malformed_key"
@@ -354,7 +311,7 @@ class Authenticator:
         self._verified[presented] = entry
         return entry, "ok"
 
-    def _count_failure(self, caller: _Caller, reason: str) -> None:
+    def _count_failure(self, caller: Caller, reason: str) -> None:
         """Count a failure towards the client's block, and say so when it blocks."""
         self.metrics.failures.labels(reason).inc()
         if self._failures.record_failure(caller.bucket):
@@ -366,7 +323,7 @@ class Authenticator:
                 via=caller.via,
             )
 
-    def _denied(self, caller: _Caller, entry: _Entry, reason: str, method: str, path: str) -> None:
+    def _denied(self, caller: Caller, entry: _Entry, reason: str, method: str, path: str) -> None:
         # client, key_id, reason in this order: the fail2ban filter reads the first three.
         self.audit.emit(
             "auth.denied",

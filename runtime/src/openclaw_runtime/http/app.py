@@ -128,25 +128,12 @@ def _dispatcher(
                 response = await handlers.infer_model(request, service, found.target, found.version)
             else:
                 response = await route(request)
-        except OpenClawError as exc:
-            if exc.status >= 500 and exc.status != 503:
-                log.error("request failed: %s", exc.message, extra={"code": exc.code})
-            elif exc.status != 404:
-                log.warning("request refused: %s", exc.message, extra={"code": exc.code})
-            response = error_response(exc.status, exc.message, exc.retry_after)
-        except web.HTTPRequestEntityTooLarge:
-            exc = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-            log.warning("request refused: %s", exc.message, extra={"code": exc.code})
-            response = error_response(exc.status, exc.message)
-        except web.HTTPException as exc:
-            if exc.status < 400:
+        except Exception as exc:
+            response = _failure(exc, rid, limit)
+            if response is None:  # an HTTPException under 400 (a redirect): aiohttp sends it
                 if after is not None:
                     after(exc.status)
                 raise
-            response = error_response(exc.status, exc.reason)
-        except Exception:
-            log.exception("unhandled error")
-            response = error_response(500, f"internal server error (request id {rid})")
         except BaseException:  # cancelled at shutdown: the guard still hears of it
             if after is not None:
                 after(500)
@@ -165,6 +152,24 @@ def _dispatcher(
         return response
 
     return dispatch
+
+
+def _failure(exc: Exception, rid: str, limit: int) -> web.Response | None:
+    """Return the error response for ``exc`` (None: not an error, re-raise it), logged."""
+    if isinstance(exc, OpenClawError):
+        if exc.status >= 500 and exc.status != 503:
+            log.error("request failed: %s", exc.message, extra={"code": exc.code})
+        elif exc.status != 404:
+            log.warning("request refused: %s", exc.message, extra={"code": exc.code})
+        return error_response(exc.status, exc.message, exc.retry_after)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        refused = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        log.warning("request refused: %s", refused.message, extra={"code": refused.code})
+        return error_response(refused.status, refused.message)
+    if isinstance(exc, web.HTTPException):
+        return None if exc.status < 400 else error_response(exc.status, exc.reason)
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, f"internal server error (request id {rid})")
 
 
 def build_app(settings: Settings, service: InferenceService) -> web.Application:

@@ -1,18 +1,19 @@
-"""Decode OIP requests and encode responses: JSON and the binary tensor extension."""
+"""Decode OIP requests: JSON and the binary tensor extension (responses: :mod:`.encode`)."""
 
 from __future__ import annotations
 
 import math
 import struct
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import orjson
 
 from ..config import ServerSettings
 from ..errors import BadRequest, InvalidInput, clip
-from .datatypes import DATATYPES, datatype_of
-from .types import InferenceRequest, InferenceResponse, RequestedOutput, Tensor
+from .datatypes import DATATYPES
+from .encode import encode_response, pack_bytes
+from .types import InferenceRequest, RequestedOutput, Tensor
 
 __all__ = ["decode_request", "encode_response", "pack_bytes", "unpack_bytes"]
 
@@ -21,16 +22,6 @@ _LEN = struct.Struct("<I")
 _LITTLE_ENDIAN = {name: dtype.newbyteorder("<") for name, dtype in DATATYPES.items()}
 # The limits a caller gets without passing any: the defaults of the server settings.
 _DEFAULT_LIMITS = ServerSettings()
-
-
-def pack_bytes(array: np.ndarray) -> bytes:
-    """Serialize a BYTES tensor: each element as a 4-byte little-endian length + bytes."""
-    parts = []
-    for item in array.ravel():
-        raw = item if isinstance(item, bytes) else str(item).encode("utf-8")
-        parts.append(_LEN.pack(len(raw)))
-        parts.append(raw)
-    return b"".join(parts)
 
 
 def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
@@ -69,13 +60,7 @@ def unpack_bytes(buf: memoryview | bytes, count: int, name: str) -> np.ndarray:
     return out
 
 
-def _shape(name: str, raw: Any, max_dims: int) -> tuple[int, ...]:
-    if type(raw) is list and len(raw) <= max_dims:
-        for d in raw:  # a loop: all() over a generator costs twice as much for short shapes
-            if type(d) is not int or d < 0:
-                break
-        else:
-            return tuple(raw)
+def _bad_shape(name: str, raw: Any, max_dims: int) -> NoReturn:
     if type(raw) is list and len(raw) > max_dims:
         raise InvalidInput(
             f"input '{clip(name)}': shape has {len(raw)} dimensions, more than the {max_dims} this "
@@ -195,15 +180,12 @@ def _from_binary(
     return _reshape(name, np.frombuffer(chunk, dtype=dtype), shape)
 
 
-def _loads(data: bytes | memoryview) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            f"request body is not valid JSON ({exc}); note that JSON has no NaN or Infinity: "
-            'send such values as the strings "NaN", "Infinity" and "-Infinity", or with the '
-            "binary tensor extension"
-        ) from exc
+def _not_json(exc: orjson.JSONDecodeError) -> BadRequest:
+    return BadRequest(
+        f"request body is not valid JSON ({exc}); note that JSON has no NaN or Infinity: "
+        'send such values as the strings "NaN", "Infinity" and "-Infinity", or with the '
+        "binary tensor extension"
+    )
 
 
 def decode_request(
@@ -228,7 +210,10 @@ def decode_request(
             # Raw binary mode: the body is the single input's data, described by the model.
             return InferenceRequest(inputs=[], raw=bytes(view))
         header, binary = view[:header_length], view[header_length:]
-    doc = _loads(header)
+    try:
+        doc = orjson.loads(header)
+    except orjson.JSONDecodeError as exc:
+        raise _not_json(exc) from exc
     if not isinstance(doc, dict):
         raise BadRequest("request body must be a JSON object with an 'inputs' list")
     raw_inputs = doc.get("inputs")
@@ -238,56 +223,14 @@ def decode_request(
     if not isinstance(params, dict):
         raise BadRequest("'parameters' must be an object")
     offset = 0
-    max_elements, max_dims = limits.max_tensor_elements, limits.max_tensor_dims
+    max_elements, max_dims, text = limits.max_tensor_elements, limits.max_tensor_dims, len(header)
     inputs: list[Tensor] = []
     for position, item in enumerate(raw_inputs):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise BadRequest(f"inputs[{position}] must be an object with a string 'name'")
-        name = item["name"]
-        datatype = item.get("datatype")
-        if datatype not in DATATYPES:
-            raise InvalidInput(
-                f"input '{clip(name)}': datatype {clip(repr(datatype))} is not one of "
-                + ", ".join(DATATYPES)
-            )
-        shape = _shape(name, item.get("shape"), max_dims)
-        in_params = item.get("parameters") or {}
-        if not isinstance(in_params, dict):
-            raise BadRequest(f"input '{clip(name)}': 'parameters' must be an object")
-        size = in_params.get("binary_data_size")
-        if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
-                raise InvalidInput(
-                    f"input '{clip(name)}': binary_data_size {clip(repr(size))} does not fit the "
-                    f"{len(binary) - offset} binary bytes left in the body"
-                )
-            arr = _from_binary(name, datatype, shape, binary[offset : offset + size], max_elements)
-            offset += size
-        elif "data" in item:
-            arr = _from_json(name, datatype, shape, item["data"], max_elements, len(header))
-        else:
-            raise InvalidInput(f"input '{clip(name)}': needs 'data' or parameters.binary_data_size")
-        inputs.append(Tensor(name, datatype, arr, in_params))
+        tensor, offset = _decode_input(position, item, binary, offset, max_elements, max_dims, text)
+        inputs.append(tensor)
     if offset != len(binary):
         raise BadRequest(f"{len(binary) - offset} bytes of binary data are not claimed by inputs")
-    outputs = None
     raw_outputs = doc.get("outputs")
-    if raw_outputs is not None:
-        if not isinstance(raw_outputs, list):
-            raise BadRequest("'outputs' must be a list")
-        outputs = []
-        for position, item in enumerate(raw_outputs):
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise BadRequest(f"outputs[{position}] must be an object with a string 'name'")
-            out_params = item.get("parameters") or {}
-            if not isinstance(out_params, dict):
-                raise BadRequest(f"output '{clip(item['name'])}': 'parameters' must be an object")
-            binary_flag = out_params.get("binary_data")
-            outputs.append(
-                RequestedOutput(
-                    item["name"], None if binary_flag is None else bool(binary_flag), out_params
-                )
-            )
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         request_id = str(request_id)
@@ -295,84 +238,73 @@ def decode_request(
         inputs=inputs,
         id=request_id,
         parameters=params,
-        outputs=outputs,
+        outputs=None if raw_outputs is None else _requested_outputs(raw_outputs),
         binary_output=bool(params.get("binary_data_output", False)),
     )
 
 
-def _json_data(array: np.ndarray) -> Any:
-    flat = array.reshape(-1)
-    if flat.dtype.kind == "O" or flat.dtype.kind in "SU":
-        return [
-            x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in flat.tolist()
-        ]
-    if flat.dtype == np.float16:
-        flat = flat.astype(np.float32)
-    if not flat.flags.c_contiguous:
-        flat = np.ascontiguousarray(flat)
-    return flat
+def _decode_input(
+    position: int,
+    item: Any,
+    binary: memoryview | bytes,
+    offset: int,
+    max_elements: int,
+    max_dims: int,
+    text: int,
+) -> tuple[Tensor, int]:
+    """Return ``inputs[position]`` as a tensor, and where the next input's binary data starts.
+
+    ``text`` is the size of the JSON header: JSON data holds at most one value a byte.
+    """
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise BadRequest(f"inputs[{position}] must be an object with a string 'name'")
+    name = item["name"]
+    datatype = item.get("datatype")
+    if datatype not in DATATYPES:
+        raise InvalidInput(
+            f"input '{clip(name)}': datatype {clip(repr(datatype))} is not one of "
+            + ", ".join(DATATYPES)
+        )
+    raw_shape = item.get("shape")
+    if type(raw_shape) is not list or len(raw_shape) > max_dims:
+        _bad_shape(name, raw_shape, max_dims)
+    for d in raw_shape:  # a loop: all() over a generator costs twice as much for short shapes
+        if type(d) is not int or d < 0:
+            _bad_shape(name, raw_shape, max_dims)
+    shape = tuple(raw_shape)
+    in_params = item.get("parameters") or {}
+    if not isinstance(in_params, dict):
+        raise BadRequest(f"input '{clip(name)}': 'parameters' must be an object")
+    size = in_params.get("binary_data_size")
+    if size is not None:
+        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            raise InvalidInput(
+                f"input '{clip(name)}': binary_data_size {clip(repr(size))} does not fit the "
+                f"{len(binary) - offset} binary bytes left in the body"
+            )
+        arr = _from_binary(name, datatype, shape, binary[offset : offset + size], max_elements)
+        return Tensor(name, datatype, arr, in_params), offset + size
+    if "data" not in item:
+        raise InvalidInput(f"input '{clip(name)}': needs 'data' or parameters.binary_data_size")
+    arr = _from_json(name, datatype, shape, item["data"], max_elements, text)
+    return Tensor(name, datatype, arr, in_params), offset
 
 
-def _spell_non_finite(outputs: list[dict[str, Any]]) -> bool:
-    """Write non-finite floats of JSON outputs as "NaN", "Infinity", "-Infinity"; True if any."""
-    changed = False
-    for entry in outputs:
-        data = entry.get("data")
-        if isinstance(data, np.ndarray) and data.dtype.kind == "f":
-            bad = np.flatnonzero(~np.isfinite(data)).tolist()
-            if bad:
-                items: list[Any] = list(data)  # numpy scalars keep float32's shortest form
-                for i in bad:
-                    v = data[i]
-                    items[i] = "NaN" if np.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-                entry["data"] = items
-                changed = True
-    return changed
-
-
-def encode_response(
-    response: InferenceResponse,
-    requested: list[RequestedOutput] | None = None,
-    binary_default: bool = False,
-) -> tuple[bytes, int | None]:
-    """Return ``(body, header_length)``; header_length is None for a pure JSON body."""
-    flags = {r.name: r.binary for r in requested or ()}
+def _requested_outputs(raw_outputs: Any) -> list[RequestedOutput]:
+    """Return the request's ``outputs`` list, checked."""
+    if not isinstance(raw_outputs, list):
+        raise BadRequest("'outputs' must be a list")
     outputs = []
-    chunks: list[bytes] = []
-    for tensor in response.outputs:
-        arr = tensor.data
-        flag = flags.get(tensor.name)
-        binary = binary_default if flag is None else flag
-        entry: dict[str, Any] = {
-            "name": tensor.name,
-            "datatype": tensor.datatype or datatype_of(arr),
-            "shape": list(arr.shape),
-        }
-        if binary:
-            if entry["datatype"] == "BYTES":
-                raw = pack_bytes(arr)
-            else:
-                flat = np.ascontiguousarray(arr)
-                if flat.dtype.byteorder == ">":  # the wire is little-endian
-                    flat = flat.astype(flat.dtype.newbyteorder("<"))
-                raw = flat.tobytes()
-            entry["parameters"] = {"binary_data_size": len(raw)}
-            chunks.append(raw)
-        else:
-            entry["data"] = _json_data(arr)
-        outputs.append(entry)
-    doc: dict[str, Any] = {
-        "model_name": response.model_name,
-        "model_version": response.model_version,
-        "id": response.id or "",
-        "outputs": outputs,
-    }
-    if response.parameters:
-        doc["parameters"] = response.parameters
-    header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
-    # orjson writes NaN and infinities as null: look closer only when a null is there at all.
-    if b"null" in header and _spell_non_finite(outputs):
-        header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
-    if not chunks:
-        return header, None
-    return header + b"".join(chunks), len(header)
+    for position, item in enumerate(raw_outputs):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise BadRequest(f"outputs[{position}] must be an object with a string 'name'")
+        out_params = item.get("parameters") or {}
+        if not isinstance(out_params, dict):
+            raise BadRequest(f"output '{clip(item['name'])}': 'parameters' must be an object")
+        binary_flag = out_params.get("binary_data")
+        outputs.append(
+            RequestedOutput(
+                item["name"], None if binary_flag is None else bool(binary_flag), out_params
+            )
+        )
+    return outputs

@@ -13,7 +13,7 @@ import json
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of ``openclaw-model``."""
-    from .convert import FORMATS
-    from .transfer import DEFAULT_MAX_BYTES
-
-    parser = argparse.ArgumentParser(
-        prog="openclaw-model",
-        description="Convert, quantize, verify, bench, publish and fetch models of an "
-        "OpenClaw model repository.",
-        epilog="Exit codes: 0 ok, 1 verification failed, 2 usage, 3 model, "
-        "4 missing package, 5 store/transfer, 70 bug.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_convert(sub: Any, formats: Sequence[str]) -> None:
     p = sub.add_parser("convert", help="convert a trained model to a new ONNX version")
     p.add_argument(
         "src", type=Path, help="model file (.joblib/.pkl, .pt, .keras/.h5, .onnx) or SavedModel dir"
@@ -54,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="model name (directory under the repository)")
     p.add_argument("--version", type=int, help="version number (default: next free)")
     p.add_argument(
-        "--from", dest="fmt", choices=FORMATS, help="source format (default: from the suffix)"
+        "--from", dest="fmt", choices=formats, help="source format (default: from the suffix)"
     )
     p.add_argument(
         "--input",
@@ -76,6 +63,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--replace", action="store_true", help="replace an existing version")
     _common(p)
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="in-process throughput/latency, versions side by side")
+    p.add_argument("model", nargs="?", help="REPO/NAME/VERSION (omit with --mlp)")
+    p.add_argument(
+        "--against", type=int, help="version to compare with (default: the INT8 version's parent)"
+    )
+    p.add_argument(
+        "--batch", dest="batches", type=int, action="append", help="batch size (repeatable)"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=1.0, help="measuring time per version and batch size"
+    )
+    p.add_argument(
+        "--mlp",
+        action="store_true",
+        help="also bench a compute-bound 1024-1024-512 MLP, FP32 vs INT8",
+    )
+    p.add_argument(
+        "--mlp-dims",
+        default="1024,1024,512",
+        metavar="N,N,...",
+        help="layer widths of the --mlp model (input first)",
+    )
+    _common(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``openclaw-model``."""
+    from .convert import FORMATS
+    from .transfer import DEFAULT_MAX_BYTES
+
+    parser = argparse.ArgumentParser(
+        prog="openclaw-model",
+        description="Convert, quantize, verify, bench, publish and fetch models of an "
+        "OpenClaw model repository.",
+        epilog="Exit codes: 0 ok, 1 verification failed, 2 usage, 3 model, "
+        "4 missing package, 5 store/transfer, 70 bug.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_convert(sub, FORMATS)
 
     p = sub.add_parser("quantize", help="quantize an FP32 version to INT8 as a new version")
     p.add_argument("--model", required=True, help="REPO/NAME/VERSION of the FP32 version")
@@ -100,29 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
 
-    p = sub.add_parser("bench", help="in-process throughput/latency, versions side by side")
-    p.add_argument("model", nargs="?", help="REPO/NAME/VERSION (omit with --mlp)")
-    p.add_argument(
-        "--against", type=int, help="version to compare with (default: the INT8 version's parent)"
-    )
-    p.add_argument(
-        "--batch", dest="batches", type=int, action="append", help="batch size (repeatable)"
-    )
-    p.add_argument(
-        "--seconds", type=float, default=1.0, help="measuring time per version and batch size"
-    )
-    p.add_argument(
-        "--mlp",
-        action="store_true",
-        help="also bench a compute-bound 1024-1024-512 MLP, FP32 vs INT8",
-    )
-    p.add_argument(
-        "--mlp-dims",
-        default="1024,1024,512",
-        metavar="N,N,...",
-        help="layer widths of the --mlp model (input first)",
-    )
-    _common(p)
+    _add_bench(sub)
 
     p = sub.add_parser("publish", help="upload a version to a model store")
     p.add_argument("model", help="REPO/NAME/VERSION")
@@ -153,66 +161,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+def _convert(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .convert import convert, parse_input
+
+    return convert(
+        args.src,
+        args.repo,
+        args.name,
+        progress,
+        version=args.version,
+        fmt=args.fmt,
+        inputs=[parse_input(text) for text in args.inputs],
+        opset=args.opset,
+        trust_pickle=args.trust_pickle,
+        max_batch_size=args.max_batch_size,
+        replace=args.replace,
+    )
+
+
+def _quantize(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     from .layout import parse_ref
+    from .quantize import quantize
 
-    if args.command == "convert":
-        from .convert import convert, parse_input
+    return quantize(
+        parse_ref(args.model, version="required"),
+        args.mode,
+        progress,
+        data=args.calibration,
+        version=args.version,
+        per_channel=args.per_channel,
+        replace=args.replace,
+    )
 
-        return convert(
-            args.src,
-            args.repo,
-            args.name,
-            progress,
-            version=args.version,
-            fmt=args.fmt,
-            inputs=[parse_input(text) for text in args.inputs],
-            opset=args.opset,
-            trust_pickle=args.trust_pickle,
-            max_batch_size=args.max_batch_size,
-            replace=args.replace,
-        )
-    if args.command == "quantize":
-        from .quantize import quantize
 
-        return quantize(
-            parse_ref(args.model, version="required"),
-            args.mode,
-            progress,
-            data=args.calibration,
-            version=args.version,
-            per_channel=args.per_channel,
-            replace=args.replace,
-        )
-    if args.command == "verify":
-        from .verify import Thresholds, verify
+def _verify(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .layout import parse_ref
+    from .verify import Thresholds, verify
 
-        return verify(
-            parse_ref(args.model), progress, Thresholds(args.min_top1, args.max_abs_error)
-        )
-    if args.command == "bench":
-        return _bench(args, progress)
-    if args.command == "publish":
-        from .transfer import publish
+    return verify(parse_ref(args.model), progress, Thresholds(args.min_top1, args.max_abs_error))
 
-        return publish(parse_ref(args.model, version="required"), args.url, progress)
-    if args.command == "fetch":
-        from .transfer import fetch
 
-        return fetch(
-            args.url,
-            args.repo,
-            progress,
-            version=args.version,
-            max_bytes=args.max_bytes,
-            manifest_sha256=args.manifest_sha256,
-            replace=args.replace,
-        )
-    if args.command == "build-demo":
-        from .demo import build_demo
+def _publish(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .layout import parse_ref
+    from .transfer import publish
 
-        return build_demo(args.repo, progress, name=args.name)
-    raise AssertionError(args.command)
+    return publish(parse_ref(args.model, version="required"), args.url, progress)
+
+
+def _fetch(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .transfer import fetch
+
+    return fetch(
+        args.url,
+        args.repo,
+        progress,
+        version=args.version,
+        max_bytes=args.max_bytes,
+        manifest_sha256=args.manifest_sha256,
+        replace=args.replace,
+    )
+
+
+def _build_demo(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    from .demo import build_demo
+
+    return build_demo(args.repo, progress, name=args.name)
+
+
+def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    return _COMMANDS[args.command](args, progress)
 
 
 def _bench(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
@@ -260,6 +277,17 @@ def _bench(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             "cpu = ratio of rows per CPU-second of the calling thread (alternating rounds)"
         ),
     }
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], dict[str, Any]]] = {
+    "convert": _convert,
+    "quantize": _quantize,
+    "verify": _verify,
+    "bench": _bench,
+    "publish": _publish,
+    "fetch": _fetch,
+    "build-demo": _build_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -92,6 +92,22 @@ def split_version_url(url: str) -> tuple[str, str, int]:
     return base, segments[-2], int(segments[-1])
 
 
+def _staging_dirs(model_dir: Path, version: int, own_manifest: bytes) -> tuple[Path, Path]:
+    """Return the download directories of ``version``: its files (resumed), the model's files."""
+    partial = model_dir / f".fetch-{version}"
+    old_manifest = partial / MANIFEST_NAME
+    if partial.exists() and (
+        not old_manifest.exists() or old_manifest.read_bytes() != own_manifest
+    ):
+        shutil.rmtree(partial)  # leftovers of another version: start afresh
+    partial.mkdir(parents=True, exist_ok=True)
+    old_manifest.write_bytes(own_manifest)
+    model_files_dir = model_dir / f".fetch-{version}-model"
+    shutil.rmtree(model_files_dir, ignore_errors=True)
+    model_files_dir.mkdir(parents=True)
+    return partial, model_files_dir
+
+
 def fetch(
     url: str,
     repo: Path,
@@ -118,17 +134,7 @@ def fetch(
             f"{source}: manifest sha256 {actual} is not the expected {manifest_sha256}"
         )
     own_manifest, entries, model_level = parse_published(manifest, source)
-    partial = model_dir / f".fetch-{target_version}"
-    old_manifest = partial / MANIFEST_NAME
-    if partial.exists() and (
-        not old_manifest.exists() or old_manifest.read_bytes() != own_manifest
-    ):
-        shutil.rmtree(partial)  # leftovers of another version: start afresh
-    partial.mkdir(parents=True, exist_ok=True)
-    old_manifest.write_bytes(own_manifest)
-    model_files_dir = model_dir / f".fetch-{target_version}-model"
-    shutil.rmtree(model_files_dir, ignore_errors=True)
-    model_files_dir.mkdir(parents=True)
+    partial, model_files_dir = _staging_dirs(model_dir, target_version, own_manifest)
     try:
         model_files = fetch_model_files(store, name, model_files_dir, model_level, progress)
         budget, total = max_bytes, 0
