@@ -33,7 +33,7 @@ from ..auth.rbac import Endpoint, classify
 from ..config import Settings
 from ..errors import OpenClawError, PayloadTooLarge
 from ..logs import model_var, request_id_var
-from ..models.repository import check_model_name, check_version
+from ..models.names import check_model_name, check_version
 from ..service import InferenceService
 from . import handlers
 from .appkeys import SERVICE_KEY, SETTINGS_KEY

@@ -10,104 +10,24 @@ served before in place and records the reason for the repository index.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import (
-    InvalidModelName,
     MemoryBudgetExceeded,
     ModelLoadError,
     ModelNotFound,
     ModelNotReady,
     OpenClawError,
-    clip,
 )
 from .manifest import MANIFEST_NAME
 from .modelconfig import CONFIG_NAME, ModelConfig, load_model_config
+from .names import check_model_name, check_version, is_model_name, is_version
 from .session import MODEL_FILE, LoadedModel, SessionOptions, estimate_memory, load_version
+from .state import LOADING, READY, UNAVAILABLE, Changes, IndexEntry, ModelState, file_stat
 
-__all__ = [
-    "NAME_RULE",
-    "VERSION_RULE",
-    "Changes",
-    "IndexEntry",
-    "ModelRepository",
-    "check_model_name",
-    "check_version",
-]
-
-READY, UNAVAILABLE, LOADING = "READY", "UNAVAILABLE", "LOADING"
-
-# A name is one directory of the repository and nothing else: no separator, no
-# "." or ".." segment, no second spelling of the same directory (an alias would
-# load a second copy of the model and be a second name for the auth checks).
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_VERSION = re.compile(r"[0-9]{1,19}")
-NAME_RULE = "1-128 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit, without '..'"
-VERSION_RULE = "1-19 digits"
-
-
-def check_model_name(name: str) -> str:
-    """Return ``name`` if it is a valid model name, else raise InvalidModelName (400)."""
-    if _NAME.fullmatch(name) is None or ".." in name:
-        raise InvalidModelName(f"invalid model name {clip(name)!r}: use {NAME_RULE}")
-    return name
-
-
-def check_version(version: str) -> str:
-    """Return ``version`` if it is a valid version number, else raise InvalidModelName (400)."""
-    if _VERSION.fullmatch(version) is None:
-        raise InvalidModelName(f"invalid model version {clip(version)!r}: use {VERSION_RULE}")
-    return version
-
-
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One row of the repository index (Triton's shape)."""
-
-    name: str
-    version: str
-    state: str
-    reason: str = ""
-
-
-@dataclass
-class Changes:
-    """Versions published and retired by one repository operation."""
-
-    published: list[LoadedModel] = field(default_factory=list)
-    retired: list[LoadedModel] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def merge(self, other: Changes) -> None:
-        """Append another operation's changes."""
-        self.published += other.published
-        self.retired += other.retired
-        self.errors += other.errors
-
-
-@dataclass
-class _Model:
-    config: ModelConfig | None = None
-    versions: dict[int, LoadedModel] = field(default_factory=dict)
-    reasons: dict[int, str] = field(default_factory=dict)
-    states: dict[int, str] = field(default_factory=dict)
-    fingerprints: dict[int, tuple] = field(default_factory=dict)
-    config_fingerprint: tuple = ()
-    seen: dict[int, tuple] = field(default_factory=dict)
-    reason: str = ""
-    wanted: bool = False
-
-
-def _stat(path: Path) -> tuple:
-    try:
-        st = path.stat()
-    except OSError:
-        return ()
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+__all__ = ["Changes", "IndexEntry", "ModelRepository"]
 
 
 class ModelRepository:
@@ -126,7 +46,7 @@ class ModelRepository:
         self.prepare = prepare
         self.memory_limit_bytes = memory_limit_bytes
         self.options = options
-        self._models: dict[str, _Model] = {}
+        self._models: dict[str, ModelState] = {}
         self._lock = threading.RLock()
 
     # --- reading (event loop) -----------------------------------------------------------
@@ -141,10 +61,7 @@ class ModelRepository:
             return sorted(
                 p.name
                 for p in self.root.iterdir()
-                if _NAME.fullmatch(p.name) is not None
-                and ".." not in p.name
-                and p.is_dir()
-                and (p / CONFIG_NAME).exists()
+                if is_model_name(p.name) and p.is_dir() and (p / CONFIG_NAME).exists()
             )
         except FileNotFoundError:
             return []
@@ -232,14 +149,14 @@ class ModelRepository:
             return sorted(
                 int(p.name)
                 for p in (self.root / name).iterdir()
-                if _VERSION.fullmatch(p.name) and p.is_dir() and (p / MODEL_FILE).exists()
+                if is_version(p.name) and p.is_dir() and (p / MODEL_FILE).exists()
             )
         except (FileNotFoundError, NotADirectoryError):
             return []
 
     def _fingerprint(self, name: str, version: int) -> tuple:
         vdir = self.root / name / str(version)
-        return (_stat(vdir / MODEL_FILE), _stat(vdir / MANIFEST_NAME))
+        return (file_stat(vdir / MODEL_FILE), file_stat(vdir / MANIFEST_NAME))
 
     # --- changing (worker thread) -------------------------------------------------------
 
@@ -247,7 +164,7 @@ class ModelRepository:
         """(Re)load a model: publish the versions its policy selects, retire the others."""
         check_model_name(name)
         with self._lock:
-            model = self._models.setdefault(name, _Model())
+            model = self._models.setdefault(name, ModelState())
             if explicit:
                 model.wanted = True
             changes = Changes()
@@ -260,7 +177,7 @@ class ModelRepository:
                 model.reason = exc.message
                 changes.errors.append(exc.message)
                 return changes
-            model.config_fingerprint = _stat(self.root / name / CONFIG_NAME)
+            model.config_fingerprint = file_stat(self.root / name / CONFIG_NAME)
             config_changed = model.config is not None and model.config != config
             model.config = config
             model.reason = ""
@@ -301,7 +218,7 @@ class ModelRepository:
     def _ensure(
         self,
         name: str,
-        model: _Model,
+        model: ModelState,
         config: ModelConfig,
         version: int,
         config_changed: bool,
@@ -319,7 +236,7 @@ class ModelRepository:
         changes.merge(self._load_version(name, model, config, version, fingerprint))
 
     def _load_version(
-        self, name: str, model: _Model, config: ModelConfig, version: int, fingerprint: tuple
+        self, name: str, model: ModelState, config: ModelConfig, version: int, fingerprint: tuple
     ) -> Changes:
         changes = Changes()
         model.fingerprints[version] = fingerprint
@@ -396,7 +313,7 @@ class ModelRepository:
             if model is None:
                 if not (self.root / name / CONFIG_NAME).exists():
                     raise ModelNotFound(f"unknown model '{name}'")
-                model = self._models.setdefault(name, _Model())
+                model = self._models.setdefault(name, ModelState())
             changes = Changes(retired=list(model.versions.values()))
             for version in model.versions:
                 model.states[version] = UNAVAILABLE
@@ -416,7 +333,7 @@ class ModelRepository:
                 changes.merge(self.unload(name))
                 continue
             current = {v: self._fingerprint(name, v) for v in self._disk_versions(name)}
-            config_stat = _stat(self.root / name / CONFIG_NAME)
+            config_stat = file_stat(self.root / name / CONFIG_NAME)
             if current != model.seen or model.config_fingerprint != config_stat:
                 try:
                     changes.merge(self.load(name, explicit=False))
