@@ -18,9 +18,15 @@ import struct
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The runtime image the role deploys (scripts/build-runtime-image.sh builds it).
+RUNTIME_IMAGE = (
+    "openclaw/runtime:"
+    + tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
+)
 
 
 def ansible_playbook() -> str:

@@ -15,16 +15,14 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from roletasks import ROOT, ansible_playbook, docker_answers
+from roletasks import ROOT, RUNTIME_IMAGE, ansible_playbook, docker_answers
 
-VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
-IMAGE = f"openclaw/runtime:{VERSION}"
+IMAGE = RUNTIME_IMAGE
 TEMPLATE = ROOT / "roles" / "openclaw_runtime" / "templates" / "openclaw-runtime-heal.j2"
 # Healthy once its start-up (3 s) is over, unless sick until a restart or for good.
 HEALTH = "test -e /tmp/up && test ! -e /tmp/sick && test ! -e /flags/sick"
@@ -57,15 +55,6 @@ def _wait(names: list[str], status: str, timeout: float = 60) -> None:
             return
         time.sleep(0.5)
     pytest.fail(f"{names} not {status} within {timeout}s: {[_state(n) for n in names]}")
-
-
-@pytest.fixture(scope="module")
-def runtime_image() -> str:
-    if subprocess.run(
-        ["docker", "image", "inspect", IMAGE], check=False, capture_output=True
-    ).returncode:
-        pytest.skip(f"{IMAGE} is not built (scripts/build-runtime-image.sh builds it)")
-    return IMAGE
 
 
 @pytest.fixture

@@ -11,14 +11,12 @@ import json
 import os
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
-from roletasks import ROOT, changed_count, docker_answers, run_role_tasks
+from roletasks import RUNTIME_IMAGE, changed_count, docker_answers, run_role_tasks
 
-VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
-IMAGE = f"openclaw/runtime:{VERSION}"
+IMAGE = RUNTIME_IMAGE
 
 pytestmark = pytest.mark.skipif(
     not docker_answers(),
@@ -36,23 +34,6 @@ def _image_ids() -> tuple[int, int]:
     ).stdout
     fields = dict(part.split("=", 1) for part in out.split())
     return int(fields["uid"].split("(")[0]), int(fields["gid"].split("(")[0])
-
-
-@pytest.fixture(scope="module")
-def runtime_image() -> str:
-    """The runtime image (built by scripts/build-runtime-image.sh when missing)."""
-    if subprocess.run(
-        ["docker", "image", "inspect", IMAGE], check=False, capture_output=True
-    ).returncode:
-        build = subprocess.run(
-            [str(ROOT / "scripts" / "build-runtime-image.sh")],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return IMAGE
 
 
 def test_runtime_yaml_is_readable_by_the_replicas_group_only(tmp_path, runtime_image):

@@ -13,12 +13,11 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 from roletasks import (
-    ROOT,
+    RUNTIME_IMAGE,
     changed_count,
     docker_answers,
     docker_bridge_address,
@@ -28,29 +27,12 @@ from roletasks import (
     stop_server,
 )
 
-VERSION = tomllib.loads((ROOT / "runtime" / "pyproject.toml").read_text())["project"]["version"]
-IMAGE = f"openclaw/runtime:{VERSION}"
+IMAGE = RUNTIME_IMAGE
 
 pytestmark = pytest.mark.skipif(
     not docker_answers(),
     reason="the Docker engine does not answer (make docker starts it)",
 )
-
-
-@pytest.fixture(scope="module")
-def runtime_image() -> str:
-    """The runtime image of this tree: scripts/build-runtime-image.sh rebuilds it when
-    runtime/ changed (a stale image with the same tag would run old fetch code) and
-    does nothing when it is up to date."""
-    build = subprocess.run(
-        [str(ROOT / "scripts" / "build-runtime-image.sh")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return IMAGE
 
 
 @pytest.fixture(scope="module")
