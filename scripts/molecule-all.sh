@@ -24,6 +24,19 @@ else
     mapfile -t scenarios < <(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done)
 fi
 
+# Light scenarios start longest first (measured from a fresh clone on
+# 2026-12-04: hardening 716 s, firewall 467, docker 275, fail2ban 236, the
+# others under 200), so the two slots finish close together.
+LONGEST_FIRST=${OPENCLAW_MOLECULE_LONGEST_FIRST:-"hardening firewall docker fail2ban"}
+ordered=()
+for s in $LONGEST_FIRST; do
+    [[ " ${scenarios[*]} " == *" $s "* ]] && ordered+=("$s")
+done
+for s in "${scenarios[@]}"; do
+    [[ " $LONGEST_FIRST " == *" $s "* ]] || ordered+=("$s")
+done
+scenarios=("${ordered[@]}")
+
 parallel=()
 serial=()
 for s in "${scenarios[@]}"; do
