@@ -35,6 +35,29 @@ def ansible_playbook() -> str:
     return str(local) if local.exists() else shutil.which("ansible-playbook") or "ansible-playbook"
 
 
+def run_playbook(
+    args: list[str], home: Path, timeout: int = 300, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ansible-playbook ``args`` from the repository root with its ansible.cfg and
+    roles, Ansible's state under ``home``; return the finished process."""
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+        "ANSIBLE_HOME": str(home),
+        **extra_env,
+    }
+    return subprocess.run(
+        [ansible_playbook(), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
+
+
 def docker_answers() -> bool:
     """True when the Docker engine answers (make docker starts it)."""
     return subprocess.run(["docker", "info"], check=False, capture_output=True).returncode == 0

@@ -10,12 +10,10 @@ the fail2ban role's own default as the role loads it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import yaml
-from roletasks import ROOT, ansible_playbook
+from roletasks import ROOT, run_playbook
 
 INVENTORY = {
     "all": {
@@ -79,20 +77,7 @@ def test_runtime_play_and_fail2ban_jail_decide_alike(tmp_path):
     playbook.write_text(
         yaml.safe_dump([{"hosts": "all", "gather_facts": False, "vars": local, "tasks": tasks}])
     )
-    run = subprocess.run(
-        [ansible_playbook(), "-i", str(inventory), str(playbook)],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        },
-        timeout=300,
-    )
+    run = run_playbook(["-i", str(inventory), str(playbook)], tmp_path / "ansible-home")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     for host, expected in EXPECTED.items():
         decided = json.loads((out / f"{host}.json").read_text())

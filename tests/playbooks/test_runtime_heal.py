@@ -11,7 +11,6 @@ stays.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from roletasks import ROOT, RUNTIME_IMAGE, ansible_playbook, docker_answers
+from roletasks import ROOT, RUNTIME_IMAGE, docker_answers, run_playbook
 
 IMAGE = RUNTIME_IMAGE
 TEMPLATE = ROOT / "roles" / "openclaw_runtime" / "templates" / "openclaw-runtime-heal.j2"
@@ -109,20 +108,11 @@ def _render(tmp_path: Path, label: str, ready_timeout: int) -> Path:
         "openclaw_runtime_shutdown_grace_seconds": 1,
         "openclaw_runtime_shutdown_delay_seconds": 0,
     }
-    run = subprocess.run(
-        [ansible_playbook(), str(playbook), "-i", "localhost,", "-e", json.dumps(extra)],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-            "ANSIBLE_LOCALHOST_WARNING": "0",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        },
-        timeout=300,
+    run = run_playbook(
+        [str(playbook), "-i", "localhost,", "-e", json.dumps(extra)],
+        tmp_path / "ansible-home",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     return script

@@ -11,12 +11,10 @@ and vars (the roles are listed with `when: false`, so no task of theirs runs).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import yaml
-from roletasks import ROOT, ansible_playbook
+from roletasks import ROOT, run_playbook
 
 INVENTORY = {
     "all": {
@@ -94,23 +92,10 @@ def _decide(tmp_path, inventory: str, limit: str | None = None) -> dict[str, dic
             ]
         )
     )
-    cmd = [ansible_playbook(), "-i", inventory, str(playbook)]
+    args = ["-i", inventory, str(playbook)]
     if limit:
-        cmd += ["--limit", limit]
-    run = subprocess.run(
-        cmd,
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        },
-        timeout=300,
-    )
+        args += ["--limit", limit]
+    run = run_playbook(args, tmp_path / "ansible-home")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     return {
         path.stem: {**json.loads(path.read_text()), **json.loads((others / path.name).read_text())}
