@@ -29,6 +29,7 @@ __all__ = [
     "manifest_text",
     "parse_manifest",
     "read_manifest",
+    "sha256_file",
     "split_model_level",
     "verify_manifest",
     "without_model_level",
@@ -41,7 +42,8 @@ _MODEL_FILE = "model.onnx"  # the file the runtime loads (models.session.MODEL_F
 _CHUNK = 1 << 20
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -74,7 +76,7 @@ def _safe_relative(name: str) -> bool:
 def compute_digests(version_dir: str | os.PathLike[str]) -> dict[str, str]:
     """Return ``relative path -> sha256 hex`` for every file of a version directory."""
     base = Path(version_dir)
-    return {p.relative_to(base).as_posix(): _sha256(p) for p in _files(base)}
+    return {p.relative_to(base).as_posix(): sha256_file(p) for p in _files(base)}
 
 
 def manifest_text(digests: dict[str, str]) -> str:
@@ -169,7 +171,7 @@ def verify_manifest(version_dir: str | os.PathLike[str], *, required: bool = Tru
             problems.append(f"{shown}: not a file of the model directory")
         elif not path.is_file():
             problems.append(f"{shown}: missing")
-        elif (found := _sha256(path)) != digest:
+        elif (found := sha256_file(path)) != digest:
             problems.append(f"{shown}: sha256 {found} != manifest {digest}")
     if problems:
         raise ChecksumMismatch(f"{base}: checksum verification failed: " + "; ".join(problems))

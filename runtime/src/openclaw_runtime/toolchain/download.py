@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from ..models.manifest import sha256_file
 from .errors import TransferError
 from .progress import Progress
 from .store import Store
 
-__all__ = ["TooLarge", "download", "sha256_file"]
+__all__ = ["TooLarge", "download"]
 
 
 class TooLarge(TransferError):
     """Over a size bound (``--max-bytes``): resuming would not help."""
-
-
-def sha256_file(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download(

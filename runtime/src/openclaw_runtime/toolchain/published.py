@@ -26,11 +26,12 @@ from ..models.manifest import (
     external_data_files,
     manifest_text,
     parse_manifest,
+    sha256_file,
     split_model_level,
     without_model_level,
 )
 from ..models.modelconfig import CONFIG_NAME, load_model_config, parse_model_config
-from .download import download, sha256_file
+from .download import download
 from .errors import TransferError, UsageError
 from .layout import MODEL_FILE
 from .progress import Progress

@@ -8,11 +8,11 @@ missing one is reported with the package to install.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from ... import __version__
+from ...models.manifest import sha256_file
 from ..errors import UsageError
 from ..layout import ModelRef, next_version
 from ..progress import Progress
@@ -51,13 +51,7 @@ def detect_format(src: Path) -> str:
 
 
 def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path) if path.is_file() else None
 
 
 def convert(
