@@ -1,8 +1,9 @@
 """The replicas' host ports have one definition, openclaw_runtime_port_base and
 openclaw_runtime_replicas in the inventory: the runtime role publishes them, and
-the preflight port check, the firewall's internal runtime ports and fail2ban's
-runtime jail are derived from the same two. Without them every role keeps its
-own default (the preflight check 8001/8002, firewall and fail2ban 8000-8009).
+the preflight port check, the firewall's internal runtime ports, fail2ban's
+runtime jail and the SELinux port labels are derived from the same two. Without
+them every role keeps its own default (the preflight check 8001/8002, firewall,
+fail2ban and SELinux 8000-8009).
 
 The values are what ansible-playbook itself computes from the roles' defaults
 and vars (the roles are listed with `when: false`, so no task of theirs runs).
@@ -31,12 +32,14 @@ EXPECTED = {
         "preflight": [80, 443, 9001, 9002, 9003],
         "firewall": "9001-9003",
         "fail2ban": "80,443,9001-9003",
+        "selinux": ["9001-9003"],
     },
     "one": {
         "runtime": [9001],
         "preflight": [80, 443, 9001],
         "firewall": "9001",
         "fail2ban": "80,443,9001",
+        "selinux": ["9001"],
     },
     # The defaults as they were before the derivation.
     "unset": {
@@ -44,13 +47,15 @@ EXPECTED = {
         "preflight": [80, 443, 8001, 8002],
         "firewall": "8000-8009",
         "fail2ban": "80,443,8000-8009",
+        "selinux": ["8000-8009"],
     },
 }
 WRITE = (
     "{{ {'runtime': __openclaw_runtime_ports | map('int') | list} | to_json }}",
     "{{ {'preflight': openclaw_preflight_ports | map('int') | list,"
     " 'firewall': (openclaw_firewall_internal_ports | selectattr('name', 'equalto', 'runtime')"
-    " | first).port | string, 'fail2ban': openclaw_fail2ban_runtime_ports | string} | to_json }}",
+    " | first).port | string, 'fail2ban': openclaw_fail2ban_runtime_ports | string,"
+    " 'selinux': openclaw_selinux_ports | map('string') | list} | to_json }}",
 )
 
 
@@ -85,7 +90,12 @@ def _decide(tmp_path, inventory: str, limit: str | None = None) -> dict[str, dic
             [
                 _play(["openclaw_runtime"], str(runtime), WRITE[0]),
                 _play(
-                    ["openclaw_preflight", "openclaw_firewall", "openclaw_fail2ban"],
+                    [
+                        "openclaw_preflight",
+                        "openclaw_firewall",
+                        "openclaw_fail2ban",
+                        "openclaw_selinux",
+                    ],
                     str(others),
                     WRITE[1],
                 ),
@@ -117,5 +127,6 @@ def test_the_sandbox_inventory_is_the_one_definition(tmp_path):
             "preflight": [80, 443, 8001, 8002],
             "firewall": "8001-8002",
             "fail2ban": "80,443,8001-8002",
+            "selinux": ["8001-8002"],
         }
     }
