@@ -1,0 +1,85 @@
+"""Render openclaw_monitoring's templates the way the role does, on the controller.
+
+ansible-playbook loads the role without running it (``when: false``: its
+defaults and vars are in scope), then writes the requested templates of the
+role for the first host of the monitoring group. Variables given here are
+extra vars, as an operator's ``-e`` or Vault file would set them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "openclaw_monitoring"
+# template -> file name it is written to
+TEMPLATES = {
+    "rules": "openclaw.rules.yml.j2",
+    "prometheus": "prometheus.yml.j2",
+    "alertmanager": "alertmanager.yml.j2",
+    "relay": "relay.yml.j2",
+}
+
+
+def _ansible_playbook() -> str:
+    local = Path(sys.executable).with_name("ansible-playbook")
+    return str(local) if local.exists() else shutil.which("ansible-playbook") or "ansible-playbook"
+
+
+def render(
+    out: Path, names: list[str], extra_vars: dict | None = None, inventory: dict | None = None
+) -> dict[str, Path]:
+    """Write the templates ``names`` (keys of TEMPLATES) into ``out``; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    inventory = inventory or {"all": {"children": {"monitoring": {"hosts": {"mon": {}}}}}}
+    (out / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (out / "vars.json").write_text(json.dumps(extra_vars or {}))
+    play = {
+        "hosts": "monitoring[0]",
+        "gather_facts": False,
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "roles": [{"role": "openclaw_monitoring", "when": False}],
+        "post_tasks": [
+            {
+                "name": f"Render {name}",
+                "ansible.builtin.template": {
+                    "src": str(ROLE / "templates" / TEMPLATES[name]),
+                    "dest": str(out / f"{name}.yml"),
+                    "mode": "0600",
+                },
+            }
+            for name in names
+        ],
+    }
+    (out / "render.yml").write_text(yaml.safe_dump([play]))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+        "ANSIBLE_HOME": str(out / "ansible-home"),
+    }
+    run = subprocess.run(
+        [
+            _ansible_playbook(),
+            "-i",
+            str(out / "hosts.yml"),
+            "-e",
+            f"@{out / 'vars.json'}",
+            str(out / "render.yml"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return {name: out / f"{name}.yml" for name in names}
