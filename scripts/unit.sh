@@ -14,4 +14,8 @@ if [ -d runtime/tests ]; then
     echo "--> runtime tests (runtime/tests)"
     (cd runtime && pytest -q -p no:cacheprovider) || fail=1
 fi
+if [ -d runtime/relay/tests ]; then
+    echo "--> alert relay tests (runtime/relay/tests)"
+    (cd runtime/relay && pytest -q -p no:cacheprovider) || fail=1
+fi
 exit $fail
