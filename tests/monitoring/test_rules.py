@@ -232,3 +232,15 @@ def test_the_cases_notice_a_threshold_they_were_not_built_for(tmp_path):
     report = result.stdout + result.stderr
     for alert in ("OpenClawHostCpuHigh", "OpenClawLatencyP99High", "OpenClawBatchQueueNearFull"):
         assert f"alertname: {alert}" in report, report[-3000:]
+
+
+def test_every_alert_links_its_troubleshooting_heading(tmp_path):
+    """Each rule's runbook_url ends in an anchor the README has a heading for."""
+    rules = _rules(render(tmp_path / "render", ["rules"], {}, INVENTORY)["rules"])
+    readme = (ROLE.parents[1] / "README.md").read_text()
+    headings = {line[4:].strip().lower() for line in readme.splitlines() if line.startswith("### ")}
+    for (alert, _), rule in rules.items():
+        url = rule["annotations"]["runbook_url"]
+        assert url.endswith(f"README.md#{alert.lower()}"), url
+        assert alert.lower() in headings, f"README.md has no '### {alert}' heading"
+        assert rule["for"], f"{alert} has no for:"
