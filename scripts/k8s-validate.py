@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import jsonschema
@@ -84,10 +85,10 @@ class KServeSchema:
             return {}
 
     def k8s_name(self, class_name: str) -> str:
-        """The Kubernetes definition of a client class name: V1Container -> io.k8s.api.core.v1.Container."""
+        """The Kubernetes definition of an SDK class (V1Container: io.k8s.api.core.v1.Container)."""
         if m := re.fullmatch(r"K8sIoApi(\w+?)(V\d+\w*?)([A-Z]\w+)", class_name):
-            group, version, kind = m.group(1).lower(), m.group(2).lower(), m.group(3)
-            key = f"io.k8s.api.{group}.{version}.{kind}"
+            group, api, kind = m.group(1).lower(), m.group(2).lower(), m.group(3)
+            key = f"io.k8s.api.{group}.{api}.{kind}"
             if key in self.k8s:
                 return key
         m = re.fullmatch(r"V(\d+(?:alpha\d+|beta\d+)?)([A-Z]\w*)", class_name)
@@ -142,8 +143,9 @@ def validate_kserve(obj: dict, k8s_definitions: dict) -> None:
     builder = KServeSchema(k8s_definitions)
     schema = builder.for_kind(obj["apiVersion"], obj["kind"])
     if builder.unchecked:
+        unchecked = ", ".join(sorted(builder.unchecked))
         print(
-            f"note {obj['kind']}: SDK types with no definition, accepted unchecked: {', '.join(sorted(builder.unchecked))}"
+            f"note {obj['kind']}: SDK types without a definition, accepted unchecked: {unchecked}"
         )
     registry = Registry().with_resources(
         [
@@ -176,45 +178,41 @@ def check_file(path: Path, k8s_definitions: dict) -> list[str]:
 
 
 def kserve_version() -> str:
-    from importlib.metadata import version
-
     return version("kserve")
 
 
 def render(out: Path) -> list[Path]:
-    """Render both flavours with the playbook in render-only mode; return the files."""
+    """Render both flavours at once with the playbook in render-only mode; return the files."""
     store = "https://models.example.org/store/digits/1"
     flavours = {
         "manifests": {"openclaw_kubernetes_models_urls": [{"url": store, "sha256": "0" * 64}]},
         "kserve": {"openclaw_kubernetes_kserve_storage_uri": "pvc://openclaw-models/repository"},
     }
-    files = []
+    playbook = str(Path(sys.executable).with_name("ansible-playbook"))
+    runs = {}
     for flavour, extra in flavours.items():
-        target = out / flavour
         variables = {
             "openclaw_kubernetes_flavour": flavour,
-            "openclaw_kubernetes_render_dir": str(target),
+            "openclaw_kubernetes_render_dir": str(out / flavour),
             **extra,
         }
-        run = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("ansible-playbook")),
-                "playbooks/kubernetes.yml",
-                "-e",
-                json.dumps(variables),
-            ],
+        runs[flavour] = subprocess.Popen(
+            [playbook, "playbooks/kubernetes.yml", "-e", json.dumps(variables)],
             cwd=ROOT,
-            env={**os.environ, "ANSIBLE_HOME": str(out / ".ansible"), "ANSIBLE_NOCOLOR": "1"},
-            capture_output=True,
+            env={
+                **os.environ,
+                "ANSIBLE_HOME": str(out / f".ansible-{flavour}"),
+                "ANSIBLE_NOCOLOR": "1",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            check=False,
         )
+    for flavour, run in runs.items():
+        output, _ = run.communicate()
         if run.returncode != 0:
-            sys.exit(
-                f"rendering the {flavour} flavour failed:\n{run.stdout[-4000:]}{run.stderr[-2000:]}"
-            )
-        files += sorted(target.glob("*.yaml"))
-    return files
+            sys.exit(f"rendering the {flavour} flavour failed:\n{output[-4000:]}")
+    return sorted(out.glob("*/*.yaml"))
 
 
 def main() -> int:

@@ -19,4 +19,6 @@ step "vulture (unused runtime code)" vulture runtime/src runtime/vulture_whiteli
 step "role docs match argument specs" python3 scripts/role-docs.py --check
 # execution-environment.yml: ansible-builder create into a temp dir, then check the Containerfile and its pins.
 step "execution environment build context" python3 scripts/ee-check.py
+# openclaw_kubernetes: both flavours rendered, core kinds vs the Kubernetes schemas, KServe kinds vs the kserve SDK models.
+step "kubernetes objects vs schemas" python3 scripts/k8s-validate.py
 exit $fail
