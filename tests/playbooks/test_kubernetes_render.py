@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from roletasks import ROOT, run_playbook
+from roletasks import ROOT, changed_count, run_playbook
 
 DIGEST = "ab" * 32
 MODELS = [{"url": "https://models.example.org/store/digits/1", "sha256": DIGEST}]
 
 
-def render(tmp: Path, **variables) -> subprocess.CompletedProcess[str]:
+def render(tmp: Path, *args: str, **variables) -> subprocess.CompletedProcess[str]:
     out = tmp / "out"
     extra = {"openclaw_kubernetes_render_dir": str(out), **variables}
     return run_playbook(
-        ["playbooks/kubernetes.yml", "-e", json.dumps(extra)],
+        ["playbooks/kubernetes.yml", "-e", json.dumps(extra), *args],
         home=tmp / "ansible",
         ANSIBLE_NOCOLOR="1",
     )
@@ -320,3 +320,14 @@ def test_schema_check_rejects_a_misspelt_field(manifests, kserve, tmp_path):
     assert "'protocolVersion' was unexpected" in bad.stdout
     assert "readinesProbe" in bad.stdout
     assert "2 invalid objects" in bad.stdout
+
+
+def test_second_render_changes_nothing_and_check_mode_writes_nothing(manifests, tmp_path):
+    assert changed_count(manifests["run"]) > 0
+    again = render(manifests["dir"].parent, openclaw_kubernetes_models_urls=MODELS)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert changed_count(again) == 0
+    check = render(tmp_path, "--check", openclaw_kubernetes_models_urls=MODELS)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert changed_count(check) > 0
+    assert not (tmp_path / "out").exists()
