@@ -23,6 +23,16 @@ INVENTORY = {
             "three": {"openclaw_runtime_port_base": 9001, "openclaw_runtime_replicas": 3},
             "one": {"openclaw_runtime_port_base": 9001, "openclaw_runtime_replicas": 1},
             "unset": {},
+            # Blue-green: the green colour's ports (base + offset) join the
+            # firewall, fail2ban and SELinux lists; the runtime role publishes
+            # the colour it deploys.
+            "bluegreen": {
+                "openclaw_runtime_port_base": 9001,
+                "openclaw_runtime_replicas": 3,
+                "openclaw_bluegreen_enabled": True,
+                "openclaw_bluegreen_port_offset": 50,
+                "openclaw_runtime_colour": "green",
+            },
         }
     }
 }
@@ -33,6 +43,7 @@ EXPECTED = {
         "firewall": "9001-9003",
         "fail2ban": "80,443,9001-9003",
         "selinux": ["9001-9003"],
+        "firewall_green": [],
     },
     "one": {
         "runtime": [9001],
@@ -40,6 +51,7 @@ EXPECTED = {
         "firewall": "9001",
         "fail2ban": "80,443,9001",
         "selinux": ["9001"],
+        "firewall_green": [],
     },
     # The defaults as they were before the derivation.
     "unset": {
@@ -48,6 +60,15 @@ EXPECTED = {
         "firewall": "8000-8009",
         "fail2ban": "80,443,8000-8009",
         "selinux": ["8000-8009"],
+        "firewall_green": [],
+    },
+    "bluegreen": {
+        "runtime": [9051, 9052, 9053],
+        "preflight": [80, 443, 9001, 9002, 9003],
+        "firewall": "9001-9003",
+        "fail2ban": "80,443,9001-9003,9051-9053",
+        "selinux": ["9001-9003", "9051-9053"],
+        "firewall_green": ["9051-9053"],
     },
 }
 WRITE = (
@@ -55,7 +76,9 @@ WRITE = (
     "{{ {'preflight': openclaw_preflight_ports | map('int') | list,"
     " 'firewall': (openclaw_firewall_internal_ports | selectattr('name', 'equalto', 'runtime')"
     " | first).port | string, 'fail2ban': openclaw_fail2ban_runtime_ports | string,"
-    " 'selinux': openclaw_selinux_ports | map('string') | list} | to_json }}",
+    " 'selinux': openclaw_selinux_ports | map('string') | list,"
+    " 'firewall_green': openclaw_firewall_internal_ports | selectattr('name', 'equalto', 'runtime-green')"
+    " | map(attribute='port') | map('string') | list} | to_json }}",
 )
 
 
@@ -128,5 +151,6 @@ def test_the_sandbox_inventory_is_the_one_definition(tmp_path):
             "firewall": "8001-8002",
             "fail2ban": "80,443,8001-8002",
             "selinux": ["8001-8002"],
+            "firewall_green": [],
         }
     }

@@ -29,6 +29,7 @@ import json
 import math
 import random
 import signal
+import ssl
 import sys
 import time
 from urllib.parse import urlsplit
@@ -138,15 +139,17 @@ def _formatter(datatype: str):
 class Target:
     """One URL (a replica) with its share of the connections and its figures."""
 
-    def __init__(self, url: str, key: str) -> None:
+    def __init__(self, url: str, key: str, tls: ssl.SSLContext | None = None) -> None:
         try:
             parts = urlsplit(url)
-            port = parts.port or 80
+            port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as err:
             raise UsageError(f"{url!r} is not a valid URL ({err})") from None
-        if parts.scheme != "http" or not parts.hostname:
-            raise UsageError(f"{url!r}: give an http:// URL (the gate calls the replicas directly)")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"{url!r}: give an http:// or https:// URL")
         self.url = url
+        # https: a load balancer in front of the replicas (TLS per connection).
+        self.tls = tls if parts.scheme == "https" else None
         self.host = parts.hostname
         self.port = port
         path = parts.path or "/"
@@ -214,7 +217,9 @@ def _expire(writer: asyncio.StreamWriter, expired: list) -> None:
 async def _open(target: Target, timeout: float):
     """Open one connection to ``target``; (None, None) when it fails."""
     try:
-        return await asyncio.wait_for(asyncio.open_connection(target.host, target.port), timeout)
+        return await asyncio.wait_for(
+            asyncio.open_connection(target.host, target.port, ssl=target.tls), timeout
+        )
     except (OSError, asyncio.TimeoutError):  # noqa: UP041 (Python 3.9/3.10 hosts)
         return None, None
 
@@ -319,7 +324,11 @@ def _summary(values: list[float]) -> dict:
 
 async def _main(args: argparse.Namespace, key: str, request: dict) -> dict:
     loop = asyncio.get_running_loop()
-    targets = [Target(url, key) for url in args.urls]
+    tls = ssl.create_default_context(cafile=args.cafile)
+    if args.insecure:
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+    targets = [Target(url, key, tls) for url in args.urls]
     total = max(1, round(args.rate * args.duration))
     bodies = Bodies(request, total, random.Random())
     run = Run(targets)
@@ -426,6 +435,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--request", required=True, metavar="FILE", help="JSON inference request (- = stdin)"
     )
     p.add_argument("--key-file", metavar="FILE", help="file holding the API key (Bearer)")
+    p.add_argument("--cafile", metavar="FILE", help="CA bundle for https:// URLs (system CAs)")
+    p.add_argument(
+        "--insecure", action="store_true", help="https:// without certificate checks (self-signed)"
+    )
     args = p.parse_args(argv)
     if args.rate <= 0 or args.duration <= 0 or args.connections < 1 or args.timeout <= 0:
         p.error("--rate, --duration, --timeout must be above 0 and --connections at least 1")
