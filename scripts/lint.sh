@@ -17,6 +17,8 @@ step "ruff format --check" ruff format --check --quiet collections molecule scri
 # Unused code in the runtime; names only frameworks call are listed in the whitelist.
 step "vulture (unused runtime code)" vulture runtime/src runtime/vulture_whitelist.py --min-confidence 60
 step "role docs match argument specs" python3 scripts/role-docs.py --check
+# awx/controller.yml: surveys against AWX's survey-spec rules and the playbooks' argument specs.
+step "AWX surveys, templates, workflows" python3 scripts/awx-survey-check.py
 # execution-environment.yml: ansible-builder create into a temp dir, then check the Containerfile and its pins.
 step "execution environment build context" python3 scripts/ee-check.py
 # openclaw_kubernetes: both flavours rendered, core kinds vs the Kubernetes schemas, KServe kinds vs the kserve SDK models.
