@@ -11,7 +11,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -152,8 +151,11 @@ def test_reload_keeps_an_open_keep_alive_connection(host):
     conn = http.client.HTTPSConnection(_ip(host), 443, timeout=10, context=_ctx())
     assert _get(_ip(host), "/before", conn=conn)[0] == 200
     old = host.check_output("systemctl show -p MainPID --value haproxy")
+    loaded = "journalctl -u haproxy -o cat | grep -c 'Loading success' || true"
+    before = int(host.check_output(loaded))
     host.check_output("systemctl reload haproxy")
-    time.sleep(2)
+    # A new worker took over (a failed reload would leave the old one serving).
+    assert wait_for(lambda: int(host.check_output(loaded)) > before, 30)
     status, _, _ = _get(_ip(host), "/after", conn=conn)
     assert status == 200
     assert host.check_output("systemctl show -p MainPID --value haproxy") == old
