@@ -59,6 +59,32 @@ build_one() {
     for unit in getty.target systemd-udevd.service systemd-udev-trigger.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$unit"
     done
+    # apt and dpkg settings for throwaway containers, as Debian's official
+    # Docker images (and their slim variants) ship them. Every scenario
+    # installs packages in fresh containers, and on our 2-core machines that
+    # work is CPU-bound (CPU pressure 93 %, I/O pressure 7 % while the suite runs):
+    # - force-unsafe-io: dpkg skips its fsync per unpacked file; a container
+    #   that crashes mid-install is thrown away, never repaired.
+    # - Acquire::Languages "none": no Translation-* indexes; apt-get update
+    #   fetches and parses 48 MB of lists instead of 80 MB (bookworm), about
+    #   a third less CPU per update, and every scenario host updates.
+    # - path-exclude docs, man pages, info, translations: fewer files for
+    #   dpkg to write (usr 622 -> 583 MB after docker.io); copyright files
+    #   and locale.alias stay, /usr/share/doc stays a directory (the docker
+    #   scenario serves its listing from a container). No test reads them.
+    # Measured (apt-get install docker.io in a fresh bookworm container,
+    # 5 runs each, busy machine): install median 29.8 s -> 22.8 s wall.
+    echo force-unsafe-io > "$root"/etc/dpkg/dpkg.cfg.d/docker-apt-speedup
+    echo 'Acquire::Languages "none";' > "$root"/etc/apt/apt.conf.d/docker-no-languages
+    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' \
+        'path-exclude /usr/share/locale/*' 'path-include /usr/share/locale/locale.alias' \
+        'path-exclude /usr/share/lintian/*' > "$root"/etc/dpkg/dpkg.cfg.d/docker-slim
+    # What debootstrap already installed, trimmed the same way (smaller image,
+    # faster docker save | docker load into the Docker-in-Docker hosts).
+    find "$root"/usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
+    rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/lintian/*
+    find "$root"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     say "$suite: importing into Docker as $tag"
     tar -C "$root" -c . | docker import \
