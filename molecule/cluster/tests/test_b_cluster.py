@@ -1,0 +1,309 @@
+"""The fleet under load (issue 14): an open-loop load (the runtime role's
+loadgate.py) runs from the controller through the load balancer over TLS
+while each event happens, and the figure of every event is its count of
+failed requests. The figures go to artifacts/molecule/cluster/report.json.
+
+The tests run in file order and build on each other (blue-green switch,
+forced rollbacks, Redis stopped, a runtime host stopped hard last).
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+import urllib3
+
+SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "cluster")
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).parents[3]))
+ARTIFACTS = Path(os.environ.get("OPENCLAW_ARTIFACTS", PROJECT / f"artifacts/molecule/{SCENARIO}"))
+SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "secrets"
+LOADGATE = PROJECT / "roles/openclaw_runtime/files/loadgate.py"
+REPORT = ARTIFACTS / "report.json"
+RUNTIME_HOSTS = (f"{SCENARIO}-debian12", f"{SCENARIO}-debian13")
+# Requests per second through the load balancer during every event: the
+# controller, the load balancer and both runtime hosts share two cores.
+RATE = float(os.environ.get("OPENCLAW_CLUSTER_RATE", "300"))
+BODY = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [0.0] * 64}]}
+SOCKET = "/run/haproxy/admin.sock"
+# Only the load balancer: these tests drive the fleet from the controller.
+testinfra_hosts = ["ansible://loadbalancers"]
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
+def _address(name):
+    attrs = docker.from_env().containers.get(name).attrs
+    return attrs["NetworkSettings"]["Networks"][f"openclaw-mol-{SCENARIO}"]["IPAddress"]
+
+
+@pytest.fixture(scope="module")
+def lb():
+    return _address(f"{SCENARIO}-lb")
+
+
+@pytest.fixture(scope="module")
+def admin_key():
+    return (SECRETS / "admin.key").read_text().strip()
+
+
+def _record(section, figures):
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    report[section] = figures
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _hap(host, command):
+    return host.check_output(f"echo '{command}' | socat stdio {SOCKET}")
+
+
+def _server_status(host):
+    """Server name -> status column of `show stat` (UP, DOWN, MAINT, DRAIN, ...)."""
+    out = _hap(host, "show stat")
+    lines = out.lstrip("# ").splitlines()
+    head = lines[0].split(",")
+    rows = [dict(zip(head, line.split(","), strict=False)) for line in lines[1:] if line]
+    return {
+        r["svname"]: r["status"]
+        for r in rows
+        if r.get("pxname") == "openclaw_runtime" and r["svname"] not in ("BACKEND", "FRONTEND")
+    }
+
+
+def _serving(host, colour):
+    status = _server_status(host)
+    return sorted(n for n, s in status.items() if f"-{colour}-" in n and s == "UP")
+
+
+@contextlib.contextmanager
+def _load(url, key, rate=RATE, connections=16, extra=()):
+    """Open-loop load until the block ends (SIGINT: the report covers what was scheduled)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "body.json").write_text(json.dumps(BODY))
+        (Path(tmp) / "key").write_text(key + "\n")
+        cmd = [
+            sys.executable, str(LOADGATE), "--rate", str(rate), "--duration", "900",
+            "--connections", str(connections), "--timeout", "2", "--insecure",
+            "--request", str(Path(tmp) / "body.json"), "--key-file", str(Path(tmp) / "key"),
+            *extra, url,
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        result = {}
+        try:
+            time.sleep(2)
+            yield result
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            assert out.strip(), err
+            report = json.loads(out.strip().splitlines()[-1])
+            result.update(
+                {
+                    k: report[k]
+                    for k in (
+                        "requests",
+                        "errors",
+                        "errors_by_kind",
+                        "achieved_rate",
+                        "p50_ms",
+                        "p99_ms",
+                        "max_ms",
+                    )
+                }
+            )
+
+
+def _timed(url, key, seconds, rate=RATE, connections=16):
+    with _load(url, key, rate, connections) as result:
+        time.sleep(seconds)
+    return result
+
+
+def _playbook(name, *extra):
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        os.environ["MOLECULE_INVENTORY_FILE"],
+        str(PROJECT / "playbooks" / name),
+        *extra,
+    ]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1500)
+
+
+def _facts(name):
+    out = subprocess.run(
+        ["docker", "exec", name, "cat", "/etc/ansible/facts.d/openclaw_bluegreen.fact"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+
+
+def test_http_redirects_and_tls_answers_through_the_balancer(lb, admin_key):
+    redirect = requests.get(f"http://{lb}/v2/health/ready", allow_redirects=False, timeout=5)
+    assert redirect.status_code in (301, 302)
+    assert redirect.headers["Location"].startswith("https://")
+    url = f"https://{lb}/v2/models/digits/infer"
+    assert requests.post(url, json=BODY, verify=False, timeout=5).status_code == 401
+    resp = requests.post(
+        url, json=BODY, headers={"Authorization": f"Bearer {admin_key}"}, verify=False, timeout=5
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_through_the_balancer_vs_direct_to_a_replica(lb, admin_key):
+    # The same rate, the same generator, one after the other in this run.
+    direct = _timed(
+        f"http://{_address(RUNTIME_HOSTS[0])}:8001/v2/models/digits/infer", admin_key, 10
+    )
+    through = _timed(f"https://{lb}/v2/models/digits/infer", admin_key, 10)
+    _record(
+        "lb_vs_direct",
+        {
+            "rate_requested": RATE,
+            "direct_one_replica_http": direct,
+            "through_lb_tls_four_replicas": through,
+            "rate_ratio": round(through["achieved_rate"] / direct["achieved_rate"], 3),
+        },
+    )
+    assert through["errors"] == 0, through
+    assert through["achieved_rate"] >= 0.9 * direct["achieved_rate"], (through, direct)
+
+
+def _release(lb, key, *extra):
+    with _load(f"https://{lb}/v2/models/digits/infer", key) as load:
+        t0 = time.monotonic()
+        run = _playbook("bluegreen.yml", *extra)
+        wall = time.monotonic() - t0
+        time.sleep(2)
+    last = ARTIFACTS / "bluegreen" / "last.json"
+    release = json.loads(last.read_text()) if last.exists() else {}
+    return run, load, wall, release
+
+
+def test_a_blue_green_switch_fails_no_request(host, lb, admin_key):
+    before = {h: _facts(h).get("live", "blue") for h in RUNTIME_HOSTS}
+    assert set(before.values()) == {"blue"}, before
+    run, load, wall, release = _release(lb, admin_key, "-e", "openclaw_bluegreen_release=cluster-1")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    _record(
+        "bluegreen_switch",
+        {
+            "load": load,
+            "playbook_seconds": round(wall, 1),
+            "switch": release.get("switch"),
+            "watch": release.get("watch"),
+        },
+    )
+    assert load["errors"] == 0, load
+    assert {h: _facts(h).get("live") for h in RUNTIME_HOSTS} == dict.fromkeys(
+        RUNTIME_HOSTS, "green"
+    )
+    assert _facts(f"{SCENARIO}-lb").get("live") == "green"
+    status = _server_status(host)
+    assert _serving(host, "green") == sorted(
+        f"{h}-green-{i}" for h in RUNTIME_HOSTS for i in (1, 2)
+    )
+    assert all(s.startswith("MAINT") for n, s in status.items() if "-blue-" in n), status
+    # The previous colour stays (openclaw_bluegreen_keep) for an instant rollback.
+    for name in RUNTIME_HOSTS:
+        names = (
+            docker.from_env()
+            .containers.get(name)
+            .exec_run("docker ps --format '{{.Names}}'")
+            .output.decode()
+        )
+        assert "openclaw-runtime-1" in names.split() and "openclaw-runtime-green-1" in names.split()
+    # A second run of the same release changes nothing.
+    again = _playbook("bluegreen.yml", "-e", "openclaw_bluegreen_release=cluster-1")
+    assert again.returncode == 0 and "already live" in again.stdout, again.stdout[-3000:]
+
+
+def test_a_release_failing_its_gate_is_never_switched_to(host, lb, admin_key):
+    run, load, wall, _ = _release(
+        lb,
+        admin_key,
+        "-e",
+        "openclaw_bluegreen_release=cluster-2-bad-gate",
+        "-e",
+        "openclaw_runtime_loadgate_max_p99_ms=0.001",
+    )
+    _record("rollback_gate_failed", {"load": load, "playbook_seconds": round(wall, 1)})
+    assert run.returncode != 0
+    assert "failed its gate, so the load balancer was not switched" in run.stdout, run.stdout[
+        -4000:
+    ]
+    assert load["errors"] == 0, load
+    assert _facts(RUNTIME_HOSTS[0]).get("live") == "green"
+    assert len(_serving(host, "green")) == 4 and _serving(host, "blue") == []
+
+
+def test_a_release_failing_its_watch_window_rolls_back_on_its_own(host, lb, admin_key):
+    # The gate passes; after the switch the watch's p99 limit cannot be met,
+    # so the play switches back to green by itself.
+    run, load, wall, release = _release(
+        lb,
+        admin_key,
+        "-e",
+        "openclaw_bluegreen_release=cluster-3-bad-window",
+        "-e",
+        "openclaw_bluegreen_watch_max_p99_ms=0.001",
+    )
+    _record(
+        "rollback_watch_failed",
+        {"load": load, "playbook_seconds": round(wall, 1), "switch_back": release.get("switch")},
+    )
+    assert run.returncode != 0
+    assert "Rolled back: green serves again" in run.stdout, run.stdout[-4000:]
+    assert release.get("outcome") == "rolled back"
+    assert load["errors"] == 0, load
+    assert _facts(RUNTIME_HOSTS[0]).get("live") == "green"
+    assert len(_serving(host, "green")) == 4 and _serving(host, "blue") == []
+
+
+def test_redis_stopped_answers_continue(host, lb, admin_key):
+    host.check_output("systemctl stop redis-server")
+    try:
+        load = _timed(f"https://{lb}/v2/models/digits/infer", admin_key, 10)
+    finally:
+        host.check_output("systemctl start redis-server")
+    _record("redis_stopped", {"load": load})
+    assert load["errors"] == 0, load
+
+
+def test_a_runtime_host_stopped_hard_leaves_the_balancer(host, lb, admin_key):
+    victim = RUNTIME_HOSTS[1]
+    client = docker.from_env()
+    with _load(f"https://{lb}/v2/models/digits/infer", admin_key) as load:
+        t0 = time.monotonic()
+        client.containers.get(victim).stop(timeout=0)
+        stopped = time.monotonic() - t0
+        out_after = None
+        while time.monotonic() - t0 < 60:
+            status = _server_status(host)
+            if all(not s.startswith("UP") for n, s in status.items() if n.startswith(victim)):
+                out_after = time.monotonic() - t0
+                break
+            time.sleep(0.2)
+        time.sleep(5)
+    # Back for cleanup (its engine restores the replicas).
+    client.containers.get(victim).start()
+    _record(
+        "runtime_host_stopped",
+        {
+            "load": load,
+            "docker_stop_seconds": round(stopped, 2),
+            "seconds_until_lb_stops_sending": out_after,
+        },
+    )
+    assert out_after is not None and out_after < 10, out_after
+    # Requests in flight on the stopped host are retried on the other (retry-on conn-failure, redispatch).
+    assert load["errors"] == 0, load
