@@ -85,7 +85,7 @@ def test_new_accounts_get_password_ages_and_a_private_home(host, probe):
     ages = host.check_output("chage -l %s", probe)
     assert "Maximum number of days between password change\t\t: 365" in ages, ages
     assert "Minimum number of days between password change\t\t: 1" in ages, ages
-    assert host.file("/home/%s" % probe).mode == 0o750
+    assert host.file("/home/%s" % probe).mode & 0o007 == 0  # 0750 (Debian 12) or 0700 (13)
 
 
 def test_login_sessions_get_umask_027(host, probe):
@@ -124,8 +124,7 @@ def test_crashing_process_leaves_no_core(host, probe):
     listing = as_user(host, probe, crash).stdout.split()
     assert not [f for f in listing if f.startswith("core")], listing
     # Services: systemd's DefaultLimitCORE.
-    svc = host.check_output("systemd-run --quiet --wait --pipe sh -c 'ulimit -Hc'")
-    assert svc.strip() == "0"
+    assert host.check_output("systemctl show --property=DefaultLimitCORE") == "DefaultLimitCORE=0"
 
 
 # Kernel modules ------------------------------------------------------------
@@ -137,7 +136,7 @@ def test_blacklisted_module_does_not_load(host, module):
     assert res.rc != 0
     # Refused by the install rule, not merely missing from this host.
     assert "install command '/bin/false'" in res.stderr, res.stderr
-    assert "blacklist %s" % module in host.check_output("modprobe --showconfig")
+    assert "blacklist %s" % module.replace("-", "_") in host.check_output("modprobe --showconfig")
     if not host.file("/lib/modules/%s" % host.check_output("uname -r")).exists:
         warnings.warn(
             "modprobe cannot load modules in this container (no /lib/modules, no CAP_SYS_MODULE): "
@@ -203,7 +202,7 @@ def test_aide_check_reports_a_changed_file(host):
         res = host.run("systemctl start openclaw-aide-check.service")
         assert res.rc != 0
         journal = host.check_output(
-            "journalctl -u openclaw-aide-check.service -n 200 --no-pager -o cat"
+            "journalctl -u openclaw-aide-check.service -n 5000 --no-pager -o cat"
         )
         assert added in journal and "/etc/issue.net" in journal, journal[-2000:]
         assert "/srv/openclaw" not in journal
@@ -227,4 +226,4 @@ def test_compilers_run_for_root_only(host):
     assert host.run("as --version").rc == 0
     res = host.run("su deploy -s /bin/sh -c 'as --version'")
     assert res.rc != 0 and "Permission denied" in res.stderr, res.stderr
-    assert "root root 0750" in host.check_output("dpkg-statoverride --list")
+    assert "root root 750 " in host.check_output("dpkg-statoverride --list")
