@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
-from . import _schema
+from . import _schema, defaults
 from .auth.settings import AuthSettings
 from .cache.settings import CacheSettings
 from .errors import ConfigError
@@ -52,7 +52,7 @@ class ServerSettings:
     """HTTP listener and process model."""
 
     host: str = "0.0.0.0"
-    port: int = field(default=8000, metadata=_range(0, 65535))
+    port: int = field(default=defaults.PORT, metadata=_range(0, 65535))
     # 0 = one worker per CPU of the container's quota (cgroup cpu.max / cfs quota).
     workers: int = field(default=0, metadata=_range(0, 256))
     # Largest request body, after Content-Encoding is undone (a full batch of the demo
@@ -97,7 +97,7 @@ class BatchingSettings:
 class ModelSettings:
     """The model repository and its memory budget."""
 
-    repository: str = "/models"
+    repository: str = defaults.REPOSITORY
     # Models loaded (and warmed up) before readiness; ["*"] = every model not
     # marked load: on_demand in its config.yaml.
     startup_models: tuple[str, ...] = ("*",)

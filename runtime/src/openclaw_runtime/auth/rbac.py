@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..defaults import READY_PATH
+
 __all__ = [
     "DEFAULT_ROLES",
     "PERMISSIONS",
@@ -108,7 +110,7 @@ ROUTES: tuple[tuple[str, str, str, str | None], ...] = (
     ("POST", _M + "/infer", "infer", "model:infer"),
     ("POST", _V + "/infer", "infer", "model:infer"),
     ("GET", "/v2/health/live", "health", None),
-    ("GET", "/v2/health/ready", "health", None),
+    ("GET", READY_PATH, "health", None),
     ("GET", "/v2", "server", "model:read"),
     ("GET", "/v2/models/stats", "stats", "monitor:view"),
     ("GET", _M, "metadata", "model:read"),

@@ -11,6 +11,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from .. import __version__
+from ..defaults import READY_PATH
 from ..errors import BadRequest, ModelNotReady, UnsupportedMediaType, clip
 from ..metrics import CONTENT_TYPE_LATEST, render
 from ..models.session import LoadedModel
@@ -272,7 +273,7 @@ def add_routes(app: web.Application) -> None:
             web.post(m + "/infer", infer),
             web.post(v + "/infer", infer),
             web.get("/v2/health/live", live),
-            web.get("/v2/health/ready", ready),
+            web.get(READY_PATH, ready),
             web.get("/v2", server_metadata),
             web.get("/v2/models/stats", model_stats),
             web.get(m, model_metadata),
