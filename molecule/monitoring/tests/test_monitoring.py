@@ -11,7 +11,8 @@ AM = "http://127.0.0.1:9093"
 
 def _fetch(host, url: str) -> str:
     # The minimal image has no curl: the host's Python fetches.
-    code = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=10).read().decode())"
+    # {url!r} would put single quotes inside the shell's single-quoted string.
+    code = f'import urllib.request as u; print(u.urlopen("{url}", timeout=10).read().decode())'
     return host.check_output(f"python3 -c '{code}'")
 
 
