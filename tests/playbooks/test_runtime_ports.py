@@ -77,7 +77,8 @@ WRITE = (
     " 'firewall': (openclaw_firewall_internal_ports | selectattr('name', 'equalto', 'runtime')"
     " | first).port | string, 'fail2ban': openclaw_fail2ban_runtime_ports | string,"
     " 'selinux': openclaw_selinux_ports | map('string') | list,"
-    " 'firewall_green': openclaw_firewall_internal_ports | selectattr('name', 'equalto', 'runtime-green')"
+    " 'firewall_green': openclaw_firewall_internal_ports"
+    " | selectattr('name', 'equalto', 'runtime-green')"
     " | map(attribute='port') | map('string') | list} | to_json }}",
 )
 
