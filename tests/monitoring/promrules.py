@@ -171,3 +171,31 @@ def lb_servers(backend: str):
         return Case([_gauge("haproxy_backend_active_servers", labels, v, n)], labels, 0)
 
     return build
+
+
+def model_failed(reason: str, by_reason: bool):
+    """openclaw_model_load_failed of digits 1 with ``reason``; the alert keeps the reason
+    label only when its expression aggregates by it."""
+
+    def build(v: float, n: int) -> Case:
+        labels = {**MODEL, "reason": reason}
+        series = [_gauge("openclaw_model_load_failed", labels, v, n)]
+        return Case(series, labels if by_reason else MODEL, 0)
+
+    return build
+
+
+def key_expiry(days: float, n: int) -> Case:
+    """An active key that expires ``days`` after time 0, and a revoked one (0) that must
+    never alert. The alert's value drifts by a minute a minute (1/1440 of a day)."""
+    labels = {**REPLICA, "key_id": "k1"}
+    return Case(
+        [
+            _gauge("openclaw_auth_key_expiry_timestamp_seconds", labels, days * 86400, n),
+            _gauge(
+                "openclaw_auth_key_expiry_timestamp_seconds", {**REPLICA, "key_id": "k0"}, 0.0, n
+            ),
+        ],
+        labels,
+        0,
+    )

@@ -56,6 +56,8 @@ CHANGED = {
     "openclaw_monitoring_alert_redis_down_for": "4m",
     "openclaw_monitoring_loadbalancer_expected_servers": 3,
     "openclaw_monitoring_loadbalancer_backend": "be_runtime",
+    "openclaw_monitoring_alert_model_failed_for": "2m",
+    "openclaw_monitoring_alert_key_expiry_days": 30,
 }
 # (alert, knob, series builder, value just above a threshold, value just below)
 GUIDE = [
@@ -142,6 +144,7 @@ def _guide_cases(k: dict, rules: dict) -> list[dict]:
 def _runtime_cases(k: dict, rules: dict, lb_expected: int) -> list[dict]:
     queue = math.floor(k["alert_queue_max_size"] * k["alert_queue_ratio"])
     auth = k["alert_auth_failures_per_minute"]
+    days = k["alert_key_expiry_days"]
     down = pr.minutes(k["alert_down_for"])
     # (alert, builder, firing value, quiet value, for in minutes)
     window = pr.minutes(k["alert_rate_window"])
@@ -157,6 +160,22 @@ def _runtime_cases(k: dict, rules: dict, lb_expected: int) -> list[dict]:
             auth - 1,
             2,
         ),
+        (
+            "OpenClawModelVersionRefused",
+            pr.model_failed("checksum_mismatch", by_reason=False),
+            1,
+            0,
+            pr.minutes(k["alert_model_failed_for"]),
+        ),
+        (
+            "OpenClawModelLoadFailed",
+            pr.model_failed("model_incompatible", by_reason=True),
+            1,
+            0,
+            pr.minutes(k["alert_model_failed_for"]),
+        ),
+        # A key expiring a day inside the window fires; one a tenth of a day outside does not.
+        ("OpenClawApiKeyExpiring", pr.key_expiry, days - 1, days + 0.1, down),
         (
             "OpenClawLoadBalancerBackendsMissing",
             pr.lb_servers(k["loadbalancer_backend"]),
@@ -217,7 +236,7 @@ def test_each_alert_fires_at_its_threshold_after_its_for_and_not_below(tmp_path,
     assert check.returncode == 0, check.stdout + check.stderr
     # h1 and h2 of the inventory run 2 + 3 replicas: the backend should have 5 up.
     groups = _cases(overrides, rules_file, lb_expected=5)
-    assert len(groups) == 4 * 4 + 6 * 2
+    assert len(groups) == 4 * 4 + 9 * 2
     result = _promtool(tmp_path, rules_file, groups)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
@@ -237,10 +256,17 @@ def test_the_cases_notice_a_threshold_they_were_not_built_for(tmp_path):
 def test_every_alert_links_its_troubleshooting_heading(tmp_path):
     """Each rule's runbook_url ends in an anchor the README has a heading for."""
     rules = _rules(render(tmp_path / "render", ["rules"], {}, INVENTORY)["rules"])
-    readme = (ROLE.parents[1] / "README.md").read_text()
-    headings = {line[4:].strip().lower() for line in readme.splitlines() if line.startswith("### ")}
+    base = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())[
+        "openclaw_monitoring_runbook_url"
+    ].removesuffix("README.md")
     for (alert, _), rule in rules.items():
         url = rule["annotations"]["runbook_url"]
-        assert url.endswith(f"README.md#{alert.lower()}"), url
-        assert alert.lower() in headings, f"README.md has no '### {alert}' heading"
+        assert url.startswith(base) and url.endswith(f"README.md#{alert.lower()}"), url
+        readme = ROLE.parents[1] / url.removeprefix(base).split("#")[0]
+        headings = {
+            line[4:].strip().lower()
+            for line in readme.read_text().splitlines()
+            if line.startswith("### ")
+        }
+        assert alert.lower() in headings, f"{readme} has no '### {alert}' heading"
         assert rule["for"], f"{alert} has no for:"

@@ -7,6 +7,7 @@ import time
 
 PROM = "http://127.0.0.1:9090"
 AM = "http://127.0.0.1:9093"
+RELAY = "http://127.0.0.1:9095"
 
 
 def _fetch(host, url: str) -> str:
@@ -79,6 +80,29 @@ def test_a_down_replica_fires_and_alertmanager_routes_it_as_critical(host):
         "monitoring-debian12:8001",
         "monitoring-debian13:8001",
     }
+
+
+def test_the_status_page_shows_both_hosts_the_alert_and_the_report(host):
+    """The relay's /status/data as deployed: the real Prometheus and Alertmanager behind it.
+    (tests/monitoring/test_status_page.py renders the page itself in Chromium.)"""
+    assert "<title>OpenClaw status</title>" in _fetch(host, RELAY + "/status")
+
+    def shown():
+        doc = _get(host, RELAY + "/status/data")
+        alerts = {a["name"] for h in doc["hosts"] for a in h["alerts"]}
+        return doc if "OpenClawReplicaDown" in alerts else None
+
+    doc = _until(shown)
+    assert doc, _get(host, RELAY + "/status/data")
+    assert doc["errors"] == []
+    hosts = {h["host"]: h for h in doc["hosts"]}
+    assert set(hosts) == {"monitoring-debian12", "monitoring-debian13"}
+    assert all((h["replicas_up"], h["replicas"]) == (0, 1) for h in hosts.values())
+    report = hosts["monitoring-debian12"]["loadgate"]
+    assert report["passed"] is True and report["p99_ms"] == 12.5
+    assert hosts["monitoring-debian13"]["loadgate"] is None
+    copied = host.file("/var/lib/openclaw-relay/loadgate/monitoring-debian12.json")
+    assert (copied.user, copied.group, copied.mode) == ("root", "openclaw-relay", 0o640)
 
 
 def test_the_relay_is_sandboxed_and_its_secrets_root_only(host):

@@ -11,7 +11,15 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["KINDS", "LANGUAGES", "Channel", "RelaySettings", "default_config_path", "load_settings"]
+__all__ = [
+    "KINDS",
+    "LANGUAGES",
+    "Channel",
+    "RelaySettings",
+    "StatusSettings",
+    "default_config_path",
+    "load_settings",
+]
 
 KINDS = ("wecom", "dingtalk")
 LANGUAGES = ("zh", "en")
@@ -33,6 +41,19 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class StatusSettings:
+    """The status page: where Prometheus and Alertmanager answer, the load-gate reports,
+    and the plots' span, step and rate window (seconds)."""
+
+    prometheus: str = "http://127.0.0.1:9090"
+    alertmanager: str = "http://127.0.0.1:9093"
+    loadgate_dir: str = ""
+    window: int = 3600
+    step: int = 30
+    rate_window: int = 60
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     """Where the relay listens, how it retries, and its channels."""
 
@@ -43,6 +64,7 @@ class RelaySettings:
     backoff: float = 1.0
     timeout: float = 10.0
     channels: tuple[Channel, ...] = ()
+    status: StatusSettings | None = None
 
     def channel(self, name: str) -> Channel | None:
         """Return the channel called ``name``, if configured."""
@@ -106,6 +128,46 @@ def _channel(index: int, item: object) -> Channel:
     return Channel(name=name, kind=kind, url=url, secret=secret, msgtype=msgtype)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(doc: dict, key: str, default: int) -> int:
+    value = doc.get(key, default)
+    text = str(value).strip()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if isinstance(value, bool) or not number.isdigit() or int(number) * _UNITS[unit] < 1:
+        raise _bad(f"status.{key}", value, "a duration such as 30s, 5m, 1h (or seconds)")
+    return int(number) * _UNITS[unit]
+
+
+def _url(doc: dict, key: str, default: str) -> str:
+    url = str(doc.get(key, default))
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise _bad(f"status.{key}", url, "an http(s) URL such as http://127.0.0.1:9090")
+    return url.rstrip("/")
+
+
+def _status(doc: object) -> StatusSettings | None:
+    if doc in (None, False):
+        return None
+    if not isinstance(doc, dict):
+        raise _bad("status", doc, "a mapping (prometheus, alertmanager, loadgate_dir, ...)")
+    status = StatusSettings(
+        prometheus=_url(doc, "prometheus", StatusSettings.prometheus),
+        alertmanager=_url(doc, "alertmanager", StatusSettings.alertmanager),
+        loadgate_dir=str(doc.get("loadgate_dir") or ""),
+        window=_seconds(doc, "window", StatusSettings.window),
+        step=_seconds(doc, "step", StatusSettings.step),
+        rate_window=_seconds(doc, "rate_window", StatusSettings.rate_window),
+    )
+    if status.window // status.step > 10000:
+        raise ConfigError(
+            f"relay config: status.window / status.step = {status.window // status.step} "
+            "points a series; Prometheus answers at most 11000: raise step or shorten window"
+        )
+    return status
+
+
 def settings_from_dict(doc: dict) -> RelaySettings:
     """Build the settings from a parsed document; raise ConfigError naming a bad key."""
     if not isinstance(doc, dict):
@@ -129,6 +191,7 @@ def settings_from_dict(doc: dict) -> RelaySettings:
         backoff=_number(doc, "backoff", float, 0, 1.0),
         timeout=_number(doc, "timeout", float, 0.1, 10.0),
         channels=channels,
+        status=_status(doc.get("status")),
     )
 
 

@@ -1,4 +1,5 @@
-"""The aiohttp app: POST /alert/{channel}, GET /metrics, GET /health.
+"""The aiohttp app: POST /alert/{channel}, GET /metrics, GET /health, and with a
+``status`` section GET /status (the read-only status page) and GET /status/data.
 
 State lives in a Relay object whose bound methods are the handlers (Debian
 12's aiohttp 3.8 has no web.AppKey); the client session is opened and closed
@@ -20,6 +21,7 @@ from .errors import PayloadError, RelayError, UnknownChannel
 from .metrics import RelayMetrics
 from .render import render
 from .robots import body_for
+from .status import StatusPage
 
 __all__ = ["Relay", "build_app"]
 
@@ -38,6 +40,7 @@ class Relay:
         self.metrics = RelayMetrics()
         self.deliverer: Deliverer | None = None
         self._deliver_options = deliver_options
+        self.status = StatusPage(settings.status) if settings.status else None
 
     async def session_ctx(self, _app: web.Application):
         """Open the client session for the app's lifetime."""
@@ -45,6 +48,8 @@ class Relay:
             self.deliverer = Deliverer(
                 session, self.settings, self.metrics, **self._deliver_options
             )
+            if self.status is not None:
+                self.status.session = session
             yield
 
     async def alert(self, request: web.Request) -> web.Response:
@@ -88,4 +93,7 @@ def build_app(settings: RelaySettings, **deliver_options) -> web.Application:
     app.router.add_post("/alert/{channel}", relay.alert)
     app.router.add_get("/metrics", relay.metrics_handler)
     app.router.add_get("/health", relay.health)
+    if relay.status is not None:
+        app.router.add_get("/status", relay.status.page)
+        app.router.add_get("/status/data", relay.status.data)
     return app

@@ -108,6 +108,8 @@ class InferenceService:
             if v.batcher is not None
         }
         self.metrics.set_load(self.in_flight, depths)
+        if self.metrics.failures:
+            self.metrics.reconcile_failures(self.repository.index())
 
     async def start(self) -> None:
         """Start the heartbeat, load and warm up the start-up models, then poll for changes."""
@@ -201,6 +203,9 @@ class InferenceService:
                     self.metrics.set_model(loaded.name, str(loaded.version), False, 0)
         for message in changes.errors:
             log.warning("model load failed", extra={"error": message})
+        if self.metrics:
+            for name, version, code, message in changes.failures:
+                self.metrics.model_failed(name, version, code, message)
         for callback in self.on_change:
             callback(changes)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from functools import cache
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
+
+from .keys import KeyRecord, KeyState
 
 __all__ = ["AuthMetrics", "auth_metrics"]
 
@@ -26,6 +30,27 @@ class AuthMetrics:
             "Failed authentications counted towards the per-address block, by reason",
             ("reason",),
         )
+        # When each active key expires (Unix time): the key-expiry alert subtracts time().
+        # Rotating (grace ends by design), revoked and removed keys read 0.
+        kwargs = (
+            {"multiprocess_mode": "livemax"} if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {}
+        )
+        self.key_expiry = Gauge(
+            "openclaw_auth_key_expiry_timestamp_seconds",
+            "When the active API key expires (Unix time); 0 once rotating, revoked or removed",
+            ("key_id",),
+            **kwargs,
+        )
+        self._key_ids: set[str] = set()
+
+    def set_key_expiry(self, records: Iterable[KeyRecord]) -> None:
+        """Publish the expiry of every active key of the store; zero the others."""
+        active = {r.id: r.expires.timestamp() for r in records if r.state is KeyState.ACTIVE}
+        for key_id in self._key_ids - active.keys():
+            self.key_expiry.labels(key_id).set(0)
+        for key_id, expires in active.items():
+            self.key_expiry.labels(key_id).set(expires)
+        self._key_ids |= active.keys()
 
 
 @cache

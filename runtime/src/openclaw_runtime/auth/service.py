@@ -126,6 +126,7 @@ class Authenticator:
             )
         self._entries = entries
         self._verified = {}
+        self.metrics.set_key_expiry(self.store.records())
 
     def maybe_reload(self) -> bool:
         """Reload the key store if its file changed; return True when it did."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import psutil
 from prometheus_client import (
@@ -69,6 +69,15 @@ class Metrics:
         self.model_memory = _gauge(
             "openclaw_model_memory_bytes", "Memory accounted to the version", labels
         )
+        # 1 while a version's last load failed, by the error's code (checksum_mismatch: refused
+        # by its manifest). Set from Changes.failures, cleared by reconcile_failures.
+        self.model_load_failed = _gauge(
+            "openclaw_model_load_failed",
+            "1 while the version's last load failed, by reason (the error code)",
+            (*labels, "reason"),
+            "livemax",
+        )
+        self._failed: dict[tuple[str, str], tuple[str, str]] = {}
         self.process_rss = _gauge("openclaw_process_rss_bytes", "Resident memory", ("pid",), "all")
         self.process_cpu = _gauge("openclaw_process_cpu_seconds", "CPU time used", ("pid",), "all")
         self._process = psutil.Process()
@@ -116,6 +125,37 @@ class Metrics:
         """Record a version's load state and memory."""
         self.model_loaded.labels(model, version).set(1 if loaded else 0)
         self.model_memory.labels(model, version).set(memory if loaded else 0)
+
+    def model_failed(self, model: str, version: str, code: str, message: str) -> None:
+        """Flag a failed load of ``version`` ('' when the model's config failed) with its code."""
+        old = self._failed.get((model, version))
+        if old is not None and old[0] != code:
+            self.model_load_failed.labels(model, version, old[0]).set(0)
+        self._failed[(model, version)] = (code, message)
+        self.model_load_failed.labels(model, version, code).set(1)
+
+    @property
+    def failures(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Return the flagged failures: (model, version) -> (code, message)."""
+        return dict(self._failed)
+
+    def reconcile_failures(self, index: Iterable) -> None:
+        """Clear the flags the repository index no longer shows (loaded, unloaded, removed).
+
+        ``index`` holds rows with ``name``, ``version`` and ``reason``; a flag stays while a
+        row of its model (of its version, or any version for a config failure) still gives
+        the same reason.
+        """
+        if not self._failed:
+            return
+        shown = {(row.name, row.version, row.reason) for row in index}
+        for (model, version), (code, message) in list(self._failed.items()):
+            if version and (model, version, message) in shown:
+                continue
+            if not version and any(m == model and r == message for m, _v, r in shown):
+                continue
+            self.model_load_failed.labels(model, version, code).set(0)
+            del self._failed[(model, version)]
 
 
 def observe_many(child, values: Sequence[float]) -> None:

@@ -176,6 +176,7 @@ class ModelRepository:
                     raise ModelNotFound(f"unknown model '{name}'") from exc
                 model.reason = exc.message
                 changes.errors.append(exc.message)
+                changes.failures.append((name, "", exc.code, exc.message))
                 return changes
             model.config_fingerprint = file_stat(self.root / name / CONFIG_NAME)
             config_changed = model.config is not None and model.config != config
@@ -251,6 +252,7 @@ class ModelRepository:
             model.reasons[version] = exc.message
             model.states[version] = READY if version in model.versions else UNAVAILABLE
             changes.errors.append(exc.message)
+            changes.failures.append((name, str(version), exc.code, exc.message))
             return changes
         if self.prepare is not None:
             self.prepare(loaded)

@@ -30,12 +30,15 @@ class Changes:
     published: list[LoadedModel] = field(default_factory=list)
     retired: list[LoadedModel] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # (model, version or '' for its config, error code, message) of each failed load.
+    failures: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def merge(self, other: Changes) -> None:
         """Append another operation's changes."""
         self.published += other.published
         self.retired += other.retired
         self.errors += other.errors
+        self.failures += other.failures
 
 
 @dataclass
