@@ -17,7 +17,9 @@ import pytest
 NETWORK = "openclaw-mol-firewall"
 HOSTS = ["firewall-debian12", "firewall-debian13"]
 OPEN = {22, 80, 443}
-FILTERED = {6379, 8000, 8081, 9999}
+FILTERED = {6379, 8000, 8081, 9100, 9999}
+# converge.yml puts the Debian 13 host in group monitoring (the Prometheus host).
+PROMETHEUS = "firewall-debian13"
 
 
 def _docker(*args, check=True, timeout=120):
@@ -97,6 +99,16 @@ def test_internal_ports_open_to_the_internal_source_only(host):
     assert _connects(other, me, 8000)  # published container port (DOCKER-USER)
     assert not _connects(other, me, 9999)
     assert not _connects(other, me, 8081)
+
+
+def test_the_node_exporter_admits_the_prometheus_host_only(host):
+    me, other = _name(host), _other(host)
+    if other == PROMETHEUS:
+        assert _connects(other, me, 9100)
+    else:
+        # The other host is an internal source (6379 above) but not the Prometheus host.
+        assert _connects(other, me, 6379)
+        assert not _connects(other, me, 9100)
 
 
 def test_ssh_login_still_works(host, attacker):
