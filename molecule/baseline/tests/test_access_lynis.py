@@ -19,7 +19,23 @@ ARTIFACTS = Path(
 )
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o ConnectTimeout=10"
 TARGET_INDEX = 85
-UNITS = {"openclaw-aide-check.service": None}  # installed by the role
+ROLES = PROJECT / "roles"
+# Units we ship, scored by systemd-analyze security (10 = an unsandboxed root
+# service): the baseline's own unit as installed by the role, the others from
+# their role's template (rendered here without Ansible) with the exposure
+# each must stay under.
+UNITS = {
+    "openclaw-aide-check.service": (None, 2.0),
+    "openclaw-runtime-heal.service": (
+        ROLES / "openclaw_runtime/templates/openclaw-runtime-heal.service.j2", 2.0,
+    ),
+    "openclaw-docker-user.service": (
+        ROLES / "openclaw_firewall/templates/openclaw-docker-user.service.j2", 4.0,
+    ),
+    "openclaw-relay.service": (
+        ROLES / "openclaw_monitoring/templates/openclaw-relay.service.j2", 2.5,
+    ),
+}  # fmt: skip
 
 
 def _address(host):
@@ -92,33 +108,48 @@ def test_converge_over_ssh_with_pipelining_changes_nothing(host, tmp_path):
     assert re.search(r"changed=0\s", recap) and re.search(r"unreachable=0\s", recap), recap
 
 
+def _value(match):
+    """What an Ansible variable in a unit template stands for: a user, a unit name or a path."""
+    name = match.group(1)
+    if name.endswith("_user"):
+        return "nobody"
+    if name.endswith("_unit"):
+        return "openclaw-unit"
+    return "/usr/bin/true"
+
+
 def _render(template):
     text = template.read_text()
     text = text.replace("{{ ansible_managed }}", "rendered by the baseline scenario")
-    return re.sub(r"\{\{[^}]*\}\}", "/usr/bin/true", text)
+    return re.sub(r"\{\{\s*(\w+)[^}]*\}\}", _value, text)
 
 
 def test_shipped_units_are_sandboxed(host):
     scores = {}
-    for unit, template in UNITS.items():
+    for unit, (template, _limit) in UNITS.items():
         if template is None:
             path = "/etc/systemd/system/%s" % unit
         else:
             path = "/tmp/%s" % unit
-            host.check_output("printf '%%s\\n' %s > %s", _render(template), path)
+            host.check_output("printf '%%s' %s > %s", _render(template), path)
         out = host.run("systemd-analyze security --offline=true --no-pager %s", path)
         match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\w+)", out.stdout)
         assert match, out.stdout + out.stderr
         scores[unit] = {"exposure": float(match.group(1)), "rating": match.group(2)}
     _artifact(host, "units.json", scores)
-    for unit, score in scores.items():
-        assert score["exposure"] <= 3.0, (unit, score)
+    too_exposed = {
+        unit: score for unit, score in scores.items() if score["exposure"] > UNITS[unit][1]
+    }
+    assert not too_exposed, too_exposed
 
 
 def test_lynis_hardening_index(host):
     host.check_output(
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lynis"
     )
+    # The converge refreshed apt's lists within the hour (cache_valid_time
+    # 3600): Lynis need not fetch them again for its security-update test.
+    host.check_output("printf 'refresh-repositories=no\\n' > /etc/lynis/custom.prf")
     start = time.monotonic()
     host.run("lynis audit system --quick --no-colors > /root/lynis.out 2>&1")
     seconds = round(time.monotonic() - start, 1)

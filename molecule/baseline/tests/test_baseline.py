@@ -106,6 +106,16 @@ def test_login_sessions_get_a_private_tmpdir(host, probe):
     assert host.file("/tmp/user/%d" % uid).mode == 0o700
 
 
+def test_idle_login_shells_time_out_and_cannot_turn_it_off(host, probe):
+    assert as_user(host, probe, "echo $TMOUT").stdout.strip() == "900"
+    res = as_user(host, probe, "unset TMOUT")
+    assert res.rc != 0 and "readonly" in res.stderr, res.stderr
+    # What TMOUT does: an idle interactive bash (on a terminal, its input an
+    # open pipe that never delivers) logs itself out; 1 s here instead of 900.
+    res = host.run("sleep 6 | timeout 5 script -qec 'env TMOUT=1 bash --norc -i' /dev/null")
+    assert res.rc == 0 and "auto-logout" in res.stdout, (res.rc, res.stdout, res.stderr)
+
+
 def test_crashing_process_leaves_no_core(host, probe):
     crash = "cd ~ && ulimit -c unlimited 2>/dev/null; sh -c 'kill -SEGV $$'; ls ~"
     # Control, outside a login session: shows that this host can write a core at all.
@@ -186,6 +196,13 @@ def test_apt_listchanges_runs_without_a_prompt(host):
     assert "apt-listchanges" in host.check_output("apt-config dump DPkg::Pre-Install-Pkgs")
     conf = host.file("/etc/apt/listchanges.conf.d/50-openclaw.conf").content_string
     assert "frontend=text" in conf and "confirm=false" in conf
+
+
+def test_rootkit_check_is_scheduled_and_checks_binaries(host):
+    assert host.service("openclaw-chkrootkit.timer").is_running
+    out = host.check_output("chkrootkit -n ls login")
+    assert "Checking `ls'" in out and "Checking `login'" in out, out
+    assert "INFECTED" not in out, out
 
 
 # File integrity -----------------------------------------------------------
