@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 S ?=
 SCENARIOS ?= $(sort $(filter-out _shared,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 
-.PHONY: help bootstrap venv docker images lint unit docs molecule molecule-all test demo demo-clean bench lock clean
+.PHONY: help bootstrap venv docker images lint unit docs molecule molecule-all awx-sim test demo demo-clean bench lock clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ molecule: ## Run one Molecule scenario: make molecule S=preflight
 
 molecule-all: ## Run every Molecule scenario (light ones 2 at a time, load tests alone)
 	@scripts/molecule-all.sh
+
+awx-sim: ## Run every AWX job template and workflow as AWX runs them (Molecule scenario awx; docs/awx.md)
+	@scripts/bootstrap.sh
+	@scripts/run-phase.sh molecule:awx molecule test -s awx
 
 test: ## Everything: bootstrap, lint, unit tests, every Molecule scenario
 	@scripts/test.sh
