@@ -20,6 +20,10 @@ STAMP=$OUT/openclaw-runtime-$VERSION.stamp
 MODELS=.cache/models
 MODEL_STAMP=.cache/models.stamp
 mkdir -p "$OUT"
+# One build at a time: parallel test workers and Molecule scenarios call this
+# script together on a fresh machine; the others wait, then find it up to date.
+exec 9>"$OUT/.build.lock"
+flock 9
 
 log() { echo "==> [runtime-image] $*"; }
 
