@@ -1,5 +1,6 @@
-"""No lock-out after the baseline, sandboxed units scored, and Lynis's
-hardening index recorded (artifacts/molecule/baseline/)."""
+"""openclaw_baseline as harden.yml applies it (last, after the other
+controls, on a Docker host): no lock-out, sandboxed units scored, and Lynis's
+hardening index recorded (artifacts/molecule/hardening/)."""
 
 import json
 import os
@@ -15,7 +16,7 @@ from attacker import attacker, scenario_network
 SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = SCENARIO.parents[1]
 ARTIFACTS = Path(
-    os.environ.get("OPENCLAW_ARTIFACTS", PROJECT / "artifacts" / "molecule" / "baseline")
+    os.environ.get("OPENCLAW_ARTIFACTS", PROJECT / "artifacts" / "molecule" / SCENARIO.name)
 )
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o ConnectTimeout=10"
 TARGET_INDEX = 85
@@ -100,7 +101,9 @@ def test_converge_over_ssh_with_pipelining_changes_nothing(host, tmp_path):
         shutil.which("ansible-playbook") or "ansible-playbook",
         "-i", "%s," % _address(host), "-u", "deploy", "--private-key", str(key), "-b",
         "-e", "ansible_python_interpreter=/usr/bin/python3",
-        str(SCENARIO / "converge.yml"),
+        # The inventory's one switch for this Docker host, as molecule.yml sets it.
+        "-e", "openclaw_docker_enabled=true",
+        str(SCENARIO / "baseline_over_ssh.yml"),
     ]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
