@@ -26,8 +26,9 @@ fi
 
 # Light scenarios start longest first (measured from a fresh clone on
 # 2026-12-04: hardening 716 s, firewall 467, docker 275, fail2ban 236, the
-# others under 200), so the two slots finish close together.
-LONGEST_FIRST=${OPENCLAW_MOLECULE_LONGEST_FIRST:-"hardening firewall docker fail2ban"}
+# others under 200; monitoring 594 s and awx about 470 s on a loaded machine
+# on 2026-12-05), so the two slots finish close together.
+LONGEST_FIRST=${OPENCLAW_MOLECULE_LONGEST_FIRST:-"hardening monitoring firewall awx loadbalancer docker fail2ban"}
 ordered=()
 for s in $LONGEST_FIRST; do
     [[ " ${scenarios[*]} " == *" $s "* ]] && ordered+=("$s")
