@@ -11,7 +11,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${OPENCLAW_PYTEST_WORKERS:-3}
-TIMED=(tests/playbooks/test_loadgate.py tests/monitoring/test_alert_e2e.py)
+TIMED=(tests/playbooks/test_loadgate.py tests/monitoring/test_alert_e2e.py
+       tests/monitoring/test_loadgate_agreement.py tests/monitoring/test_status_page.py)
 xdist=()
 [ "$WORKERS" -gt 1 ] && xdist=(-n "$WORKERS")
 fail=0
