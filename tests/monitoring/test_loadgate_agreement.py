@@ -13,7 +13,10 @@ runtime's latency histogram, are checked against the gate's figures:
 - p99: the histogram's bucket resolution is the tolerance. The server times
   a request inside the handler, the gate from writing it (``service_time_ms``)
   to the answer, so the server's p99 is never above the gate's by more than
-  one bucket. It is not below the gate's by more than one bucket either when
+  one bucket. It is not below the gate's by more than one bucket, or by more
+  than the client's own overhead (CLIENT_OVERHEAD_MS: the gate's Python
+  client, loopback and its event loop; measured on a quiet machine: server
+  p99 0.49 ms, gate 2.1 ms, three buckets apart at this fine end), either when
   the client is not starved: when the gate's median service time is within
   twice the server's median + 1 ms. On a machine busy with other work the
   client's own scheduling delay dominates its figures (measured here at load
@@ -51,6 +54,8 @@ LOADGATE = ROOT / "roles" / "openclaw_runtime" / "files" / "loadgate.py"
 # The runtime's latency buckets (openclaw_runtime.metrics.prom._LATENCY), in ms.
 BUCKETS_MS = [0.2, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]
 RATE, DURATION = 200, 20
+# What the gate's own client adds to a request's time at the tail, at most.
+CLIENT_OVERHEAD_MS = 5.0
 
 
 def _bucket(ms: float) -> int:
@@ -219,7 +224,8 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
             "p99_ms": prom_p99_ms,
         },
         "p99_lower_side": "skipped: the client was starved" if starved else "checked",
-        "tolerance": "requests 2 % + 1 s of rate; rate 10 %; p99 one histogram bucket",
+        "tolerance": "requests 2 % + 1 s of rate; rate 10 %; p99 one histogram bucket"
+        f" (below the gate's: or {CLIENT_OVERHEAD_MS} ms of client overhead)",
     }
     artifacts = Path(os.environ.get("OPENCLAW_ARTIFACTS", ROOT / "artifacts")) / "monitoring"
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -231,4 +237,7 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
     assert abs(prom_rate - report["achieved_rate"]) <= 0.10 * report["achieved_rate"], figures
     assert 0 < prom_p99_ms and _bucket(prom_p99_ms) <= _bucket(gate_p99_ms) + 1, figures
     if not starved:
-        assert _bucket(prom_p99_ms) >= _bucket(gate_p99_ms) - 1, figures
+        assert (
+            _bucket(prom_p99_ms) >= _bucket(gate_p99_ms) - 1
+            or gate_p99_ms - prom_p99_ms <= CLIENT_OVERHEAD_MS
+        ), figures
