@@ -14,7 +14,9 @@ WORKERS=${OPENCLAW_PYTEST_WORKERS:-3}
 TIMED=(tests/playbooks/test_loadgate.py tests/monitoring/test_alert_e2e.py
        tests/monitoring/test_loadgate_agreement.py tests/monitoring/test_status_page.py)
 xdist=()
-[ "$WORKERS" -gt 1 ] && xdist=(-n "$WORKERS")
+# --dist loadfile: a file's tests stay on one worker, in order, sharing its
+# module fixtures (a test file is written to run that way).
+[ "$WORKERS" -gt 1 ] && xdist=(-n "$WORKERS" --dist loadfile)
 fail=0
 # Tests that run the runtime image share one build (the script locks), made
 # here so its minutes show in this phase's log rather than in one test's setup.

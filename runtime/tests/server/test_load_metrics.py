@@ -85,6 +85,9 @@ def test_queue_depth_and_in_flight_move_under_load_and_return_to_zero(loaded):
 
 
 def test_stats_time_input_and_output_of_every_batch(loaded):
+    # Load of its own: the test must not depend on another one running first.
+    statuses, _ = asyncio.run(_load_and_scrape(loaded.port, 0.5))
+    assert statuses and set(statuses) == {200}
     status, doc = loaded.json("GET", "/v2/models/digits/stats")
     assert status == 200
     (entry,) = doc["model_stats"]
