@@ -18,7 +18,9 @@ runtime's latency histogram, are checked against the gate's figures:
   client, loopback and its event loop; measured on a quiet machine: server
   p99 0.49 ms, gate 2.1 ms, three buckets apart at this fine end), either when
   the client is not starved: when the gate's median service time is within
-  twice the server's median + 1 ms. On a machine busy with other work the
+  twice the server's median + 1 ms, and the machine's 1-minute load is not
+  above its core count (under Molecule load the medians agreed, 0.2 vs
+  0.13 ms, while the p99s were 16.5 vs 1.1 ms). On a machine busy with other work the
   client's own scheduling delay dominates its figures (measured here at load
   19: gate p99 160 ms, server p99 22 ms, medians 40 ms against 3 ms); then
   that side is skipped and the figures say so.
@@ -210,7 +212,11 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
     prom_p50_ms = float(p50["value"][1]) * 1000
     gate_p99_ms = report["service_time_ms"]["p99"]
     gate_p50_ms = report["service_time_ms"]["p50"]
-    starved = gate_p50_ms > 2 * prom_p50_ms + 1
+    # The machine's load over the last minute, against its cores: above them
+    # the client's tail is its own scheduling delay (measured under Molecule
+    # load: medians 0.2 vs 0.13 ms, yet p99 16.5 vs 1.1 ms).
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    starved = gate_p50_ms > 2 * prom_p50_ms + 1 or busy
     figures = {
         "gate": {
             k: report[k]
@@ -224,6 +230,7 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
             "p99_ms": prom_p99_ms,
         },
         "p99_lower_side": "skipped: the client was starved" if starved else "checked",
+        "loadavg_1m": os.getloadavg()[0],
         "tolerance": "requests 2 % + 1 s of rate; rate 10 %; p99 one histogram bucket"
         f" (below the gate's: or {CLIENT_OVERHEAD_MS} ms of client overhead)",
     }
