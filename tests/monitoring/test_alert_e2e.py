@@ -18,27 +18,23 @@ APIs (the DingTalk one verifies the signature). Then:
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
+import stack
 from aiohttp import ClientError, ClientSession, web
 from aiosmtpd.controller import Controller
 from render import ROOT, render
+from stack import ALERTMANAGER, PROMETHEUS, free_port, until
 
 sys.path.insert(0, str(ROOT / "runtime" / "relay" / "tests"))
 from standins import DINGTALK_SECRET, DINGTALK_TOKEN, WECOM_KEY, Robots
 
-PROMETHEUS = shutil.which("prometheus")
-ALERTMANAGER = shutil.which("prometheus-alertmanager")
 pytestmark = pytest.mark.skipif(
     not (PROMETHEUS and ALERTMANAGER and shutil.which("promtool") and shutil.which("amtool")),
     reason="prometheus / prometheus-alertmanager missing: make bootstrap (requirements/apt.txt)",
@@ -60,12 +56,6 @@ DRILL = [
         ],
     }
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mailbox:
@@ -118,30 +108,6 @@ async def _serve(app: web.Application, port: int) -> web.AppRunner:
     return runner
 
 
-async def _until(what: str, check, timeout: float = 90, procs=()):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        for proc in procs:
-            assert proc.poll() is None, f"{proc.args[0]} exited: {proc.stdout.read()[-3000:]}"
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _start(args: list[str], log: Path, **env) -> subprocess.Popen:
-    return subprocess.Popen(
-        args,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env},
-        start_new_session=True,
-    )
-
-
 def _names(payloads: list[dict], status: str | None = None) -> set[tuple[str, str]]:
     return {
         (a["labels"]["alertname"], a["labels"].get("severity", ""))
@@ -154,8 +120,7 @@ def _names(payloads: list[dict], status: str | None = None) -> set[tuple[str, st
 @pytest.mark.asyncio
 async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path):
     ports = {
-        k: _free_port()
-        for k in ("prom", "am", "relay", "smtp", "hook", "robots", "replica", "node")
+        k: free_port() for k in ("prom", "am", "relay", "smtp", "hook", "robots", "replica", "node")
     }
     base = f"http://127.0.0.1:{ports['robots']}"
     conf = tmp_path / "etc"
@@ -234,30 +199,9 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
     replica = Replica(ports["replica"])
     await replica.start()
     procs = [
-        _start(
-            [sys.executable, "-m", "openclaw_relay", "serve", "--config", str(out["relay"])],
-            tmp_path / "relay.log",
-            PYTHONPATH=str(ROOT / "runtime" / "relay"),
-        ),
-        _start(
-            [
-                ALERTMANAGER,
-                f"--config.file={out['alertmanager']}",
-                f"--web.listen-address=127.0.0.1:{ports['am']}",
-                "--cluster.listen-address=",
-                f"--storage.path={tmp_path / 'am'}",
-            ],
-            tmp_path / "alertmanager.log",
-        ),
-        _start(
-            [
-                PROMETHEUS,
-                f"--config.file={out['prometheus']}",
-                f"--web.listen-address=127.0.0.1:{ports['prom']}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            ],
-            tmp_path / "prometheus.log",
-        ),
+        stack.relay(out["relay"], tmp_path),
+        stack.alertmanager(out["alertmanager"], ports["am"], tmp_path),
+        stack.prometheus(out["prometheus"], ports["prom"], tmp_path),
     ]
     prom = f"http://127.0.0.1:{ports['prom']}"
     am = f"http://127.0.0.1:{ports['am']}"
@@ -272,7 +216,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
                     return []
 
             # 1. The replica is scraped with its key and up.
-            await _until(
+            await until(
                 "Prometheus to scrape the replica with its key",
                 lambda: query('up{job="openclaw-runtime"} == 1'),
                 procs=procs,
@@ -281,7 +225,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
 
             # 2. It stops: OpenClawReplicaDown fires and is routed.
             await replica.stop()
-            await _until(
+            await until(
                 "the critical alert at every channel",
                 lambda: (
                     ("OpenClawReplicaDown", "critical") in _names(hooks, "firing")
@@ -294,7 +238,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
                 procs=procs,
             )
             # Warnings (the node exporters do not answer) reach the webhook and mail too.
-            await _until(
+            await until(
                 "a warning at the webhook and in the mail",
                 lambda: (
                     ("OpenClawExporterDown", "warning") in _names(hooks, "firing")
@@ -314,11 +258,11 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
                     and a["status"]["inhibitedBy"]
                 ]
 
-            await _until("the drill's warning to be inhibited by its critical", inhibited)
+            await until("the drill's warning to be inhibited by its critical", inhibited)
 
             # 4. The replica is back: the resolved notification arrives everywhere.
             await replica.start()
-            await _until(
+            await until(
                 "the resolved notification at every channel",
                 lambda: (
                     ("OpenClawReplicaDown", "critical") in _names(hooks, "resolved")

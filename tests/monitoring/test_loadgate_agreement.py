@@ -34,21 +34,20 @@ import asyncio
 import bisect
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import stack
 from aiohttp import ClientError, ClientSession
 from render import ROOT, render
-from test_alert_e2e import _free_port, _start, _until
+from stack import PROMETHEUS, free_port, start, until
 
 pytest.importorskip("onnxruntime")
 demo = pytest.importorskip("openclaw_runtime.models.demo")
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
     not PROMETHEUS, reason="prometheus missing: make bootstrap (requirements/apt.txt)"
 )
@@ -78,7 +77,7 @@ def _serve(tmp: Path, port: int) -> subprocess.Popen:
         f"models: {{repository: '{repo}'}}\n"
         "logging: {level: info}\nauth: {enabled: false}\ncache: {enabled: false}\n"
     )
-    return _start(
+    return start(
         [sys.executable, "-m", "openclaw_runtime.cli", "serve", "--config", str(config)],
         tmp / "runtime.log",
     )
@@ -86,7 +85,7 @@ def _serve(tmp: Path, port: int) -> subprocess.Popen:
 
 @pytest.mark.asyncio
 async def test_prometheus_agrees_with_the_load_gate(tmp_path):
-    ports = {k: _free_port() for k in ("prom", "runtime")}
+    ports = {k: free_port() for k in ("prom", "runtime")}
     extra = {
         "openclaw_monitoring_prometheus_config_dir": str(tmp_path / "etc"),
         "openclaw_monitoring_prometheus_listen": f"127.0.0.1:{ports['prom']}",
@@ -112,15 +111,7 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
     out = render(tmp_path / "render", ["prometheus"], extra, inventory)
     procs = [
         _serve(tmp_path, ports["runtime"]),
-        _start(
-            [
-                PROMETHEUS,
-                f"--config.file={out['prometheus']}",
-                f"--web.listen-address=127.0.0.1:{ports['prom']}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            ],
-            tmp_path / "prometheus.log",
-        ),
+        stack.prometheus(out["prometheus"], ports["prom"], tmp_path),
     ]
     prom = f"http://127.0.0.1:{ports['prom']}"
     url = f"http://127.0.0.1:{ports['runtime']}/v2/models/digits/infer"
@@ -151,13 +142,13 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
                     return []
 
             log = tmp_path / "runtime.log"
-            await _until(
+            await until(
                 "both workers to load the model",
                 lambda: log.read_text(errors="replace").count('"worker ready"') >= 2,
                 timeout=180,
                 procs=procs,
             )
-            await _until(
+            await until(
                 "Prometheus to scrape the runtime",
                 lambda: query('up{job="openclaw-runtime"} == 1'),
                 timeout=120,

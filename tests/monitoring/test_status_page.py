@@ -21,20 +21,18 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+import stack
 import yaml
 from aiohttp import ClientError, ClientSession, web
 from PIL import Image
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from render import ROOT, render
-from test_alert_e2e import _free_port, _start, _until
+from stack import ALERTMANAGER, PROMETHEUS, free_port, until
 
-PROMETHEUS = shutil.which("prometheus")
-ALERTMANAGER = shutil.which("prometheus-alertmanager")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     not (PROMETHEUS and ALERTMANAGER and CHROMIUM),
@@ -165,7 +163,7 @@ JSON.stringify([...document.querySelectorAll('section.host')].map(s => ({
 
 
 async def _chromium_read(url: str, shot: Path) -> list[dict]:
-    port = _free_port()
+    port = free_port()
     profile = tempfile.mkdtemp(prefix="openclaw-chromium-")
     proc = subprocess.Popen(
         [
@@ -194,7 +192,7 @@ async def _chromium_read(url: str, shot: Path) -> list[dict]:
                 except ClientError:
                     return []
 
-            (page, *_) = await _until("Chromium's DevTools endpoint", pages, timeout=60)
+            (page, *_) = await until("Chromium's DevTools endpoint", pages, timeout=60)
             async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                 cdp = DevTools(ws)
                 await cdp.call("Page.enable")
@@ -210,7 +208,7 @@ async def _chromium_read(url: str, shot: Path) -> list[dict]:
                 async def rendered():
                     return await cdp.evaluate("document.body?.dataset.rendered ?? ''")
 
-                await _until("the page to render its data", rendered, timeout=60)
+                await until("the page to render its data", rendered, timeout=60)
                 hosts = json.loads(await cdp.evaluate(_READ))
                 errors = await cdp.evaluate("document.getElementById('errors').textContent")
                 assert errors == "", errors
@@ -228,7 +226,7 @@ async def _chromium_read(url: str, shot: Path) -> list[dict]:
 
 @pytest.mark.asyncio
 async def test_the_status_page_renders_plots_models_alerts_and_reports(tmp_path):
-    ports = {k: _free_port() for k in ("prom", "am", "relay", "r1", "r2", "node")}
+    ports = {k: free_port() for k in ("prom", "am", "relay", "r1", "r2", "node")}
     conf = tmp_path / "etc"
     extra = {
         "openclaw_monitoring_prometheus_config_dir": str(conf),
@@ -279,30 +277,9 @@ async def test_the_status_page_renders_plots_models_alerts_and_reports(tmp_path)
     for replica in replicas:
         await replica.start()
     procs = [
-        _start(
-            [sys.executable, "-m", "openclaw_relay", "serve", "--config", str(out["relay"])],
-            tmp_path / "relay.log",
-            PYTHONPATH=str(ROOT / "runtime" / "relay"),
-        ),
-        _start(
-            [
-                ALERTMANAGER,
-                f"--config.file={out['alertmanager']}",
-                f"--web.listen-address=127.0.0.1:{ports['am']}",
-                "--cluster.listen-address=",
-                f"--storage.path={tmp_path / 'am'}",
-            ],
-            tmp_path / "alertmanager.log",
-        ),
-        _start(
-            [
-                PROMETHEUS,
-                f"--config.file={out['prometheus']}",
-                f"--web.listen-address=127.0.0.1:{ports['prom']}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            ],
-            tmp_path / "prometheus.log",
-        ),
+        stack.relay(out["relay"], tmp_path),
+        stack.alertmanager(out["alertmanager"], ports["am"], tmp_path),
+        stack.prometheus(out["prometheus"], ports["prom"], tmp_path),
     ]
     relay = f"http://127.0.0.1:{ports['relay']}"
     try:
@@ -323,7 +300,7 @@ async def test_the_status_page_renders_plots_models_alerts_and_reports(tmp_path)
                 return doc if enough and r2["alerts"] else None
 
             # About 12 s of scrapes make 6 points of each series at a 2 s step.
-            doc = await _until(
+            doc = await until(
                 "six plotted points a host and the drill alert", data, timeout=120, procs=procs
             )
         shot = tmp_path / "status.png"

@@ -1,0 +1,87 @@
+"""The real monitoring processes the end-to-end tests start, and how they wait.
+
+One place for the command lines of Prometheus, Alertmanager and the relay as
+the tests run them (loopback only, state under the test's tmp_path), for the
+tests in this folder that drive them: test_alert_e2e, test_status_page and
+test_loadgate_agreement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from render import ROOT
+
+PROMETHEUS = shutil.which("prometheus")
+ALERTMANAGER = shutil.which("prometheus-alertmanager")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def until(what: str, check, timeout: float = 90, procs=()):
+    """Poll ``check`` (sync or async) until truthy; fail early if a process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        for proc in procs:
+            assert proc.poll() is None, f"{proc.args[0]} exited: {proc.stdout.read()[-3000:]}"
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start(args: list[str], log: Path, **env) -> subprocess.Popen:
+    return subprocess.Popen(
+        args,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+
+
+def prometheus(config: Path, port: int, tmp: Path) -> subprocess.Popen:
+    return start(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+        ],
+        tmp / "prometheus.log",
+    )
+
+
+def alertmanager(config: Path, port: int, tmp: Path) -> subprocess.Popen:
+    return start(
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            f"--storage.path={tmp / 'am'}",
+        ],
+        tmp / "alertmanager.log",
+    )
+
+
+def relay(config: Path, tmp: Path) -> subprocess.Popen:
+    return start(
+        [sys.executable, "-m", "openclaw_relay", "serve", "--config", str(config)],
+        tmp / "relay.log",
+        PYTHONPATH=str(ROOT / "runtime" / "relay"),
+    )
