@@ -165,6 +165,16 @@ def auth_failures(per_minute: float, n: int, window: int = 5) -> Case:
     return Case([series], {"host": "h1"}, 2 * window)
 
 
+def fail2ban_bans(bans: float, n: int) -> Case:
+    """``bans`` addresses banned at once at minute 1 (a burst), counted by the node
+    exporter's textfile collector; increase() over a window holding the jump and a
+    sample before it is exactly ``bans`` until the jump leaves the window."""
+    labels = {**NODE, "job": "node", "jail": "sshd"}
+    body = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    series = {"series": f"fail2ban_banned_total{{{body}}}", "values": f"0 {bans!r}+0x{n}"}
+    return Case([series], {"host": "h1"}, 1)
+
+
 def lb_servers(backend: str):
     def build(v: float, n: int) -> Case:
         labels = {"instance": "lb1:8404", "host": "lb1", "proxy": backend}

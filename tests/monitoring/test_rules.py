@@ -58,6 +58,9 @@ CHANGED = {
     "openclaw_monitoring_loadbalancer_backend": "be_runtime",
     "openclaw_monitoring_alert_model_failed_for": "2m",
     "openclaw_monitoring_alert_key_expiry_days": 30,
+    "openclaw_monitoring_alert_fail2ban_bans": 4,
+    "openclaw_monitoring_alert_fail2ban_window": "20m",
+    "openclaw_monitoring_alert_fail2ban_for": "3m",
 }
 # (alert, knob, series builder, value just above a threshold, value just below)
 GUIDE = [
@@ -144,6 +147,9 @@ def _guide_cases(k: dict, rules: dict) -> list[dict]:
 def _runtime_cases(k: dict, rules: dict, lb_expected: int) -> list[dict]:
     queue = math.floor(k["alert_queue_max_size"] * k["alert_queue_ratio"])
     auth = k["alert_auth_failures_per_minute"]
+    bans = k["alert_fail2ban_bans"]
+    # The burst must stay inside the ban window until the last check (for: + 5 minutes).
+    assert pr.minutes(k["alert_fail2ban_for"]) + 6 <= pr.minutes(k["alert_fail2ban_window"])
     days = k["alert_key_expiry_days"]
     down = pr.minutes(k["alert_down_for"])
     # (alert, builder, firing value, quiet value, for in minutes)
@@ -159,6 +165,13 @@ def _runtime_cases(k: dict, rules: dict, lb_expected: int) -> list[dict]:
             auth + 1,
             auth - 1,
             2,
+        ),
+        (
+            "OpenClawFail2banBanSpike",
+            pr.fail2ban_bans,
+            bans + 1,
+            bans,
+            pr.minutes(k["alert_fail2ban_for"]),
         ),
         (
             "OpenClawModelVersionRefused",
@@ -236,7 +249,7 @@ def test_each_alert_fires_at_its_threshold_after_its_for_and_not_below(tmp_path,
     assert check.returncode == 0, check.stdout + check.stderr
     # h1 and h2 of the inventory run 2 + 3 replicas: the backend should have 5 up.
     groups = _cases(overrides, rules_file, lb_expected=5)
-    assert len(groups) == 4 * 4 + 9 * 2
+    assert len(groups) == 4 * 4 + 10 * 2
     result = _promtool(tmp_path, rules_file, groups)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
