@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 S ?=
 SCENARIOS ?= $(sort $(filter-out _shared,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 
-.PHONY: help bootstrap venv docker images lint unit docs molecule molecule-all awx-sim test demo demo-clean bench lock clean
+.PHONY: help bootstrap venv docker images lint unit docs molecule molecule-all awx-sim test demo demo-clean bench bench-baseline lock clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,9 +59,17 @@ demo: ## Provision the sandbox host with the whole stack and show it serving
 demo-clean: ## Remove everything `make demo` created
 	@scripts/demo.sh clean
 
-bench: ## Benchmarks (runtime vs peers); writes artifacts/bench/
+bench: ## Benchmarks (runtime vs peers, the OS baseline's cost); writes artifacts/bench/
 	@scripts/bootstrap.sh venv
-	@scripts/bench.sh
+	@rc=0; scripts/bench.sh || rc=$$?; \
+	if [[ " $${BENCH_PARTS:-baseline} " == *" baseline "* ]]; then \
+	    echo "==> [bench] OS baseline on/off (two test hosts, alternating load gate rounds)"; \
+	    scripts/bench-baseline.py || { rc=1; echo "==> [bench] target missed: load gate on the baselined host"; }; \
+	fi; exit $$rc
+
+bench-baseline: ## The OS baseline's cost alone: load gate with and without it (two test hosts)
+	@scripts/bootstrap.sh venv
+	@scripts/bench-baseline.py
 
 lock: ## Re-freeze requirements/constraints.txt from .venv
 	@scripts/bootstrap.sh lock
