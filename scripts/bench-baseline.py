@@ -302,6 +302,38 @@ def targets(s: dict) -> dict:
     return out
 
 
+# Files only the baseline writes: present on the baselined host, absent on the
+# other, or the two hosts do not differ the way the comparison assumes.
+BASELINE_MARKS = (
+    "/etc/modprobe.d/openclaw-blacklist.conf",
+    "/etc/audit/rules.d/50-openclaw.rules",
+    "/etc/aide/aide.conf",
+    "/etc/profile.d/openclaw-tmout.sh",
+)
+
+
+def exists(name: str, path: str) -> bool:
+    return subprocess.run(["docker", "exec", name, "test", "-e", path], check=False).returncode == 0
+
+
+def check_hosts() -> dict:
+    """Assert the baseline is on one host and off the other; what runs from it on each."""
+    out = {}
+    for name, enabled in HOSTS.items():
+        found = [f for f in BASELINE_MARKS if exists(name, f)]
+        want = list(BASELINE_MARKS) if enabled else []
+        if found != want:
+            raise BenchError(
+                f"{name} should {'have' if enabled else 'lack'} the baseline's files "
+                f"{', '.join(BASELINE_MARKS)} but has {found or 'none'}: converge it again "
+                "(without --reuse)"
+            )
+        units = "acct sysstat auditd openclaw-aide-check.timer openclaw-chkrootkit.timer"
+        states = docker("exec", name, "systemctl", "is-active", *units.split(), check=False)
+        out[name] = dict(zip(units.split(), states.split(), strict=False))
+    return out
+
+
 def gate_round(t: dict, s: dict, seconds: float) -> dict:
     argv = [
         sys.executable, str(LOADGATE), "--rate", str(s["rate"]), "--duration", str(seconds),
@@ -340,6 +372,9 @@ FIELDS = (
 
 def measure(rounds: int, seconds: float) -> dict:
     s = role_settings()
+    units = check_hosts()
+    for name, states in units.items():
+        log(f"{name}: " + ", ".join(f"{u} {st}" for u, st in states.items()))
     t = targets(s)
     log(
         f"{rounds} rounds of {seconds:g} s per host at the gate's {s['rate']:g} req/s, "
@@ -370,8 +405,8 @@ def measure(rounds: int, seconds: float) -> dict:
         med[name]["rounds_passing_gate"] = sum(passes(r, s) for r in rs)
         med[name]["gate_passed"] = passes(med[name], s)
     ratio = {f: round(med[ON][f] / med[OFF][f], 3) if med[OFF][f] else None for f in FIELDS}
-    return {"settings": {**s, "rounds": rounds, "seconds": seconds}, "median": med, "ratio": ratio,
-            "rounds": results}  # fmt: skip
+    return {"settings": {**s, "rounds": rounds, "seconds": seconds}, "units": units,
+            "median": med, "ratio": ratio, "rounds": results}  # fmt: skip
 
 
 def converge_gates() -> dict:
