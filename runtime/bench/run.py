@@ -46,6 +46,7 @@ PEER_PACKAGES = [
     "fastapi",
     "uvicorn[standard]",
     "orjson",
+    "py-spy",  # mlp.py --profile: the flame graph of a worker under load
 ]
 TARGETS = {
     "rps_64": 15000,
