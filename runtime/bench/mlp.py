@@ -293,16 +293,41 @@ def measure(args, model, workers, urls, procs, body_env, kinds, conns_list):
         if "fastapi" in procs:
             points.append(("fastapi", "json", 1))
         for name, kind, conns in points:
+            before = tcp_counters()
             result = wrk(urls[name], conns, args.duration, body_env[kind])
+            after = tcp_counters()
+            # A request stalled for seconds with one of these counters moving points at
+            # the network (a full accept queue, a lost segment's retransmission timeout),
+            # not at the server's loop.
+            result["tcp"] = {k: after[k] - before.get(k, 0) for k in after}
             runs.setdefault((name, kind, conns), []).append(result)
             print(
                 f"  round {i + 1}/{args.rounds} {name:10} {kind:6} c={conns:<3} "
                 f"{result['rps']:9.0f} rows/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
                 f"p99 {result['p99_us'] / 1000:6.2f} ms  max {result['max_us'] / 1000:7.1f} ms"
-                f"  non-2xx {result['non2xx']}",
+                f"  non-2xx {result['non2xx']}"
+                + "".join(f"  {k} +{v}" for k, v in result["tcp"].items() if v),
                 flush=True,
             )
     return ceil_runs, runs
+
+
+TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPTimeouts", "TCPSynRetrans")
+
+
+def tcp_counters() -> dict[str, int]:
+    """Return the kernel's TCP counters that explain multi-second stalls (this netns)."""
+    found: dict[str, int] = {}
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return found
+    for head, values in zip(lines[::2], lines[1::2], strict=False):
+        names, numbers = head.split()[1:], values.split()[1:]
+        for key, value in zip(names, numbers, strict=False):
+            if key in TCP_COUNTERS:
+                found[key] = int(value)
+    return found
 
 
 def summarize(ceil_runs: dict[int, list[float]], runs: dict[tuple[str, str, int], list[dict]]):
@@ -321,6 +346,8 @@ def summarize(ceil_runs: dict[int, list[float]], runs: dict[tuple[str, str, int]
             "p50_us": median([r["p50_us"] for r in results]),
             "p99_us": median([r["p99_us"] for r in results]),
             "max_us": max(r["max_us"] for r in results),
+            "max_us_rounds": [r["max_us"] for r in results],
+            "tcp": {k: sum(r["tcp"].get(k, 0) for r in results) for k in TCP_COUNTERS},
             "errors": sum(
                 r[k]
                 for r in results
