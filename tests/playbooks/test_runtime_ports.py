@@ -33,6 +33,23 @@ INVENTORY = {
                 "openclaw_bluegreen_port_offset": 50,
                 "openclaw_runtime_colour": "green",
             },
+            # The load balancer's server slots (scale.yml fills them without
+            # re-running the hardening roles): the firewall, fail2ban and
+            # SELinux cover every slot of both colours; the runtime still
+            # publishes its two replicas, and preflight checks those.
+            "slots": {
+                "openclaw_runtime_port_base": 9001,
+                "openclaw_runtime_replicas": 2,
+                "openclaw_bluegreen_enabled": True,
+                "openclaw_bluegreen_port_offset": 50,
+                "openclaw_loadbalancer_max_replicas_per_host": 4,
+            },
+            # Fewer slots than replicas: the replicas win.
+            "fewer_slots": {
+                "openclaw_runtime_port_base": 9001,
+                "openclaw_runtime_replicas": 3,
+                "openclaw_loadbalancer_max_replicas_per_host": 1,
+            },
         }
     }
 }
@@ -69,6 +86,22 @@ EXPECTED = {
         "fail2ban": "80,443,9001-9003,9051-9053",
         "selinux": ["9001-9003", "9051-9053"],
         "firewall_green": ["9051-9053"],
+    },
+    "slots": {
+        "runtime": [9001, 9002],
+        "preflight": [80, 443, 9001, 9002],
+        "firewall": "9001-9004",
+        "fail2ban": "80,443,9001-9004,9051-9054",
+        "selinux": ["9001-9004", "9051-9054"],
+        "firewall_green": ["9051-9054"],
+    },
+    "fewer_slots": {
+        "runtime": [9001, 9002, 9003],
+        "preflight": [80, 443, 9001, 9002, 9003],
+        "firewall": "9001-9003",
+        "fail2ban": "80,443,9001-9003",
+        "selinux": ["9001-9003"],
+        "firewall_green": [],
     },
 }
 WRITE = (
