@@ -204,3 +204,53 @@ async def test_the_batch_record_times_building_running_and_splitting_apart():
     # Concatenating 8 requests and handing out their rows take time, far less than the run.
     assert 0 < full.input_ns < full.compute_ns
     assert 0 < full.output_ns < full.compute_ns
+
+
+class Slow:
+    """A fake model whose runs take ``seconds`` (a compute-bound model); records batch sizes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.batches: list[int] = []
+
+    def __call__(self, feeds):
+        x = feeds["x"]
+        self.batches.append(x.shape[0])
+        time.sleep(self.seconds)
+        return [x * 2, np.float32(7.0)]
+
+
+async def _arrivals(batcher: Batcher, turns: int) -> list:
+    """One request now and one more in each of the next ``turns`` loop turns."""
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.ensure_future(batcher.infer(rows(0)))]
+
+    def arrive(left: int) -> None:
+        tasks.append(asyncio.ensure_future(batcher.infer(rows(len(tasks)))))
+        if left > 1:
+            loop.call_soon(arrive, left - 1)
+
+    loop.call_soon(arrive, turns)
+    while len(tasks) < turns + 1:
+        await asyncio.sleep(0)
+    return await asyncio.gather(*tasks)
+
+
+async def test_a_compute_bound_model_holds_its_batch_while_requests_keep_arriving():
+    model = Slow(0.002)  # 2 ms runs: over HOLD_RUN_NS
+    batcher = make(model, execution="inline")
+    await batcher.infer(rows(1))  # the first run measures the model
+    outs = await _arrivals(batcher, 2)  # three requests over three loop turns
+    assert [int(o[0][0, 0]) for o in outs] == [0, 2, 4]
+    assert model.batches == [1, 3]
+
+
+async def test_a_fast_model_never_holds(monkeypatch):
+    # "Fast" is relative to HOLD_RUN_NS: raised far over any run of the test, so that a
+    # machine slowed down by other work cannot make a short run look long.
+    monkeypatch.setattr("openclaw_runtime.batching.batcher.HOLD_RUN_NS", 10**12)
+    model = Slow(0.0)
+    batcher = make(model, execution="inline")
+    await batcher.infer(rows(1))
+    await _arrivals(batcher, 2)
+    assert model.batches[0] == 1 and model.batches[1] < 3

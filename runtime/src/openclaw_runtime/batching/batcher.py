@@ -24,6 +24,13 @@ from ..errors import DeadlineExceeded, InferenceFailed, InvalidInput, Overloaded
 
 __all__ = ["BatchRecord", "Batcher"]
 
+# A model whose last run took at least this long holds a partial batch while requests
+# keep arriving: one more loop turn (a non-blocking poll) per hold, at most
+# HOLD_TURNS in a row, and only while the previous turn added requests. A run costs
+# a fixed part (its weights come back into the caches) that a fuller batch shares.
+HOLD_RUN_NS = 250_000
+HOLD_TURNS = 3
+
 RunFn = Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]]
 
 
@@ -84,6 +91,9 @@ class Batcher:
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_run_ns = 0
+        self._seen = 0  # queue length at the last hold
+        self._holds = 0
 
     @property
     def queue_depth(self) -> int:
@@ -217,6 +227,23 @@ class Batcher:
                 assert self._loop is not None
                 self._timer = self._loop.call_later(wait_ns / 1e9, self._dispatch, True)
                 return
+        if (
+            self._batching
+            and self._last_run_ns >= HOLD_RUN_NS
+            and self._holds < HOLD_TURNS
+            and len(self._queue) != self._seen
+            and self._queued_rows() < self._max_rows
+        ):
+            # Requests arrived since the last look: give the loop one more turn to read
+            # the ones behind them (their handlers run after this callback).
+            self._seen = len(self._queue)
+            self._holds += 1
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._dispatch, hold)
+            return
+        self._holds = 0
+        self._seen = 0
         batch = self._take_batch()
         if not batch:
             self._after_batch()
@@ -259,6 +286,7 @@ class Batcher:
     ) -> None:
         end = time.monotonic_ns()
         self._running = False
+        self._last_run_ns = end - ran
         total = sum(p.rows for p in batch)
         if exc is not None or outputs is None:
             error = InferenceFailed(f"model '{self.name}': inference failed: {exc}")
