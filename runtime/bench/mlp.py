@@ -244,10 +244,11 @@ def profile(url: str, pid: int, body_env: dict, seconds: int, out: Path) -> str:
     import psutil
 
     children = psutil.Process(pid).children(recursive=True)
-    workers = [c for c in children if "python" in c.name()]
+    # The workers, not multiprocessing's resource tracker (a child of the supervisor too).
+    workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
     if not workers:
         return "no worker process found; no flame graph"
-    target = workers[0].pid
+    target = max(workers, key=lambda c: sum(c.cpu_times()[:2])).pid
     rec = subprocess.Popen(
         [
             spy,
@@ -259,7 +260,6 @@ def profile(url: str, pid: int, body_env: dict, seconds: int, out: Path) -> str:
             "--rate",
             "250",
             "--nonblocking",
-            "--native",
             "--output",
             str(out),
             "--format",
