@@ -22,7 +22,7 @@ round misses the gate's thresholds (the role's defaults: p99 200 ms, errors
 0.1 %, 95 % of the rate). Both hosts run the role's own gate during converge
 too (reports in artifacts/bench/baseline/loadgate/).
 
-    scripts/bench-baseline.py [--rounds 6] [--seconds 20] [--keep] [--reuse]
+    scripts/bench-baseline.py [--rounds 10] [--seconds 15] [--keep] [--reuse]
                               [--lock /tmp/openclaw-heavy.lock]
 
 --lock takes the heavy-work lock shared for the converge and exclusively for
@@ -466,8 +466,8 @@ def report(res: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     env = os.environ.get
-    p.add_argument("--rounds", type=int, default=int(env("BENCH_BASELINE_ROUNDS", "6")))
-    p.add_argument("--seconds", type=float, default=float(env("BENCH_BASELINE_SECONDS", "20")))
+    p.add_argument("--rounds", type=int, default=int(env("BENCH_BASELINE_ROUNDS", "10")))
+    p.add_argument("--seconds", type=float, default=float(env("BENCH_BASELINE_SECONDS", "15")))
     p.add_argument("--keep", action="store_true", help="leave the two hosts running afterwards")
     p.add_argument(
         "--reuse", action="store_true", help="measure the hosts a --keep run left (no converge)"
