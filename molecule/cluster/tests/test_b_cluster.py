@@ -166,6 +166,11 @@ def _playbook(name, *extra):
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1500)
 
 
+def _said(run, text):
+    """TEXT in the playbook's output, whitespace folded (the YAML callback wraps long messages)."""
+    return text in " ".join((run.stdout + run.stderr).split())
+
+
 def _facts(name):
     out = subprocess.run(
         ["docker", "exec", name, "cat", "/etc/ansible/facts.d/openclaw_bluegreen.fact"],
@@ -282,7 +287,7 @@ def test_a_blue_green_switch_fails_no_request(host, lb, admin_key):
         assert "openclaw-runtime-1" in names and "openclaw-runtime-green-1" in names, names
     # A second run of the same release changes nothing.
     again = _playbook("bluegreen.yml", "-e", "openclaw_bluegreen_release=cluster-1")
-    assert again.returncode == 0 and "already live" in again.stdout, again.stdout[-3000:]
+    assert again.returncode == 0 and _said(again, "already live"), again.stdout[-3000:]
 
 
 def test_a_release_failing_its_gate_is_never_switched_to(host, lb, admin_key):
@@ -291,14 +296,14 @@ def test_a_release_failing_its_gate_is_never_switched_to(host, lb, admin_key):
         admin_key,
         "-e",
         "openclaw_bluegreen_release=cluster-2-bad-gate",
+        # 1 ms (the variable is an int): the gate's p99 at 800 req/s is
+        # well above it here (18-50 ms measured in converge).
         "-e",
-        "openclaw_runtime_loadgate_max_p99_ms=0.001",
+        "openclaw_runtime_loadgate_max_p99_ms=1",
     )
     _record("rollback_gate_failed", {"load": load, "playbook_seconds": round(wall, 1)})
     assert run.returncode != 0
-    assert "failed its gate, so the load balancer was not switched" in run.stdout, run.stdout[
-        -4000:
-    ]
+    assert _said(run, "failed its gate, so the load balancer was not switched"), run.stdout[-4000:]
     assert load["errors"] == 0, load
     assert _facts(RUNTIME_HOSTS[0]).get("live") == "green"
     assert len(_serving(host, "green")) == 4 and _serving(host, "blue") == []
@@ -320,7 +325,7 @@ def test_a_release_failing_its_watch_window_rolls_back_on_its_own(host, lb, admi
         {"load": load, "playbook_seconds": round(wall, 1), "switch_back": release.get("switch")},
     )
     assert run.returncode != 0
-    assert "Rolled back: green serves again" in run.stdout, run.stdout[-4000:]
+    assert _said(run, "Rolled back: green serves again"), run.stdout[-4000:]
     assert release.get("outcome") == "rolled back"
     assert load["errors"] == 0, load
     assert _facts(RUNTIME_HOSTS[0]).get("live") == "green"
