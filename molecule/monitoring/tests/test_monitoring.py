@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 PROM = "http://127.0.0.1:9090"
 AM = "http://127.0.0.1:9093"
@@ -129,3 +130,122 @@ def test_configs_are_validated_before_they_are_written(host):
         "amtool check-config /etc/prometheus/alertmanager.yml",
     ):
         assert host.run(cmd).rc == 0, cmd
+
+
+# The scenario's Redis password (converge.yml): it must never show on a command line.
+REDIS_PASSWORD = "molecule-redis-pa$$word"
+HOSTS = ("monitoring-debian12", "monitoring-debian13")
+
+
+def _sample(text: str, name: str) -> float | None:
+    """The value of the sample ``name`` (with its labels, as printed) in a /metrics text."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_the_redis_exporter_authenticates_from_its_environment_only(host):
+    """openclaw_redis's exporter: redis_up 1 on the internal address, the password in a
+    root-only environment file, not on the process's command line."""
+    assert host.service("prometheus-redis-exporter").is_running
+    assert host.service("prometheus-redis-exporter").is_enabled
+    env = host.file("/etc/default/prometheus-redis-exporter")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    pid = host.check_output("systemctl show -p MainPID --value prometheus-redis-exporter")
+    cmdline = host.check_output(f"tr '\\0' ' ' < /proc/{pid}/cmdline")
+    assert "--redis.addr=redis://127.0.0.1:6379" in cmdline
+    assert "molecule-redis" not in cmdline and "password" not in cmdline
+    assert host.check_output(f"stat -c %U /proc/{pid}") == "prometheus"
+    # On the internal address (the container's name resolves to it), not on loopback.
+    name = host.backend.get_hostname()
+    metrics = _fetch(host, f"http://{name}:9121/metrics")
+    assert _sample(metrics, "redis_up") == 1
+    assert (
+        host.run(
+            "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 9121), 2)'"
+        ).rc
+        != 0
+    )
+    show = host.check_output(
+        "systemctl show prometheus-redis-exporter -p NoNewPrivileges -p ProtectSystem -p CapabilityBoundingSet"
+    )
+    props = dict(line.split("=", 1) for line in show.splitlines())
+    assert props == {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "CapabilityBoundingSet": "",
+    }
+
+
+def test_prometheus_scrapes_both_redis_exporters(host):
+    def redis_targets():
+        targets = _get(host, f"{PROM}/api/v1/targets")["data"]["activeTargets"]
+        up = {
+            t["labels"]["host"]
+            for t in targets
+            if t["labels"]["job"] == "redis" and t["health"] == "up"
+        }
+        return up if up == set(HOSTS) else None
+
+    assert _until(redis_targets, 60), _get(host, f"{PROM}/api/v1/targets")
+    result = _get(host, f"{PROM}/api/v1/query?query=redis_up")["data"]["result"]
+    assert {r["metric"]["host"]: r["value"][1] for r in result} == dict.fromkeys(HOSTS, "1")
+
+
+def test_fail2ban_bans_reach_prometheus_and_fire_the_spike_alert(host):
+    """Ban three addresses: the textfile collector's counters grow in the node exporter's
+    /metrics and in Prometheus, and OpenClawFail2banBanSpike (threshold 2 here) fires."""
+    name = host.backend.get_hostname()
+    status = host.check_output("fail2ban-client status")
+    jails = [j.strip() for j in status.split("Jail list:")[1].split(",") if j.strip()]
+    jail = "recidive" if "recidive" in jails else jails[0]
+    series = f'fail2ban_banned_total{{jail="{jail}"}}'
+    node = "http://127.0.0.1:9100/metrics"
+    before = _sample(_fetch(host, node), series)
+    assert before is not None, f"{series} missing from the node exporter"
+    addresses = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
+    host.check_output(f"fail2ban-client set {jail} banip {' '.join(addresses)}")
+    try:
+        grown = _until(lambda: _sample(_fetch(host, node), series) == before + 3, 60)
+        assert grown, _fetch(host, node)
+        assert _sample(_fetch(host, node), f'fail2ban_banned{{jail="{jail}"}}') >= 3
+
+        def in_prometheus():
+            query = f'fail2ban_banned_total{{host="{name}",jail="{jail}"}}'
+            result = _get(host, f"{PROM}/api/v1/query?query={quote(query)}")["data"]["result"]
+            return result and float(result[0]["value"][1]) == before + 3
+
+        assert _until(in_prometheus, 60)
+
+        def firing():
+            alerts = _get(host, f"{PROM}/api/v1/alerts")["data"]["alerts"]
+            return [
+                a
+                for a in alerts
+                if a["labels"]["alertname"] == "OpenClawFail2banBanSpike"
+                and a["labels"]["host"] == name
+                and a["state"] == "firing"
+            ]
+
+        alerts = _until(firing, 90)
+        assert alerts, _get(host, f"{PROM}/api/v1/alerts")
+        assert alerts[0]["labels"]["severity"] == "warning"
+    finally:
+        host.run(f"fail2ban-client set {jail} unbanip {' '.join(addresses)}")
+
+
+def test_the_fail2ban_collector_runs_confined(host):
+    show = host.check_output(
+        "systemctl show openclaw-fail2ban-metrics.service -p Result -p NoNewPrivileges "
+        "-p ProtectSystem -p PrivateNetwork -p CapabilityBoundingSet -p RestrictAddressFamilies"
+    )
+    props = dict(line.split("=", 1) for line in show.splitlines())
+    assert props["Result"] == "success"
+    assert props["NoNewPrivileges"] == "yes" and props["ProtectSystem"] == "strict"
+    assert props["PrivateNetwork"] == "yes" and props["CapabilityBoundingSet"] == ""
+    assert props["RestrictAddressFamilies"] == "AF_UNIX"
+    assert host.service("openclaw-fail2ban-metrics.timer").is_enabled
+    prom = host.file("/var/lib/prometheus/node-exporter/fail2ban.prom")
+    assert (prom.user, prom.mode) == ("root", 0o644)
+    assert "fail2ban_up 1" in prom.content_string
