@@ -48,6 +48,7 @@ sys.path.insert(0, str(HERE))
 
 from run import (  # noqa: E402  (the bench directory is not a package)
     BENCH_VENV,
+    fastapi_command,
     free_port,
     setup_peers,
     stop,
@@ -209,23 +210,7 @@ def start_runtime(
 def start_fastapi(workdir: Path, model: Path, workers: int, port: int):
     log = (workdir / "fastapi-mlp.log").open("wb")
     env = {**os.environ, "BENCH_MODEL": str(model), "BENCH_MODEL_NAME": "mlp"}
-    cmd = [
-        str(BENCH_VENV / "bin" / "uvicorn"),
-        "fastapi_app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    cmd = fastapi_command(port, workers)
     return subprocess.Popen(cmd, cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -181,6 +181,27 @@ def wait_ready(url: str, body: Path, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
+def fastapi_command(port: int, workers: int) -> list[str]:
+    """The FastAPI peer under uvicorn (uvloop, httptools, no access log), as every part runs it."""
+    return [
+        str(BENCH_VENV / "bin" / "uvicorn"),
+        "fastapi_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def start(name: str, workdir: Path, repo: Path, workers: int, port: int) -> subprocess.Popen:
     """Start one server; return its process (its children are the workers)."""
     log = (workdir / f"{name}.log").open("wb")
@@ -208,24 +229,9 @@ def start(name: str, workdir: Path, repo: Path, workers: int, port: int) -> subp
         ]
     elif name == "fastapi":
         env["BENCH_MODEL"] = str(model)
-        cmd = [
-            str(BENCH_VENV / "bin" / "uvicorn"),
-            "fastapi_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        return subprocess.Popen(cmd, cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            fastapi_command(port, workers), cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     elif name == "mlserver":
         mdir = workdir / "mlserver"
         (mdir / "digits").mkdir(parents=True, exist_ok=True)
