@@ -4,7 +4,7 @@
 Issue 15: "nothing the baseline does may slow the runtime: compare the load
 gate's p99 with and without it, in the same run". Two systemd test hosts from
 the project's test image (the container settings of .config/molecule/config.yml
-plus the inner engine's /var/lib/docker volume, as molecule/runtime has them),
+plus the inner engine's /var/lib/docker volume, as molecule/cluster has them),
 named bench-baseline-on and bench-baseline-off, both converged with what
 site.yml runs for a runtime host (playbooks/docker.yml, harden.yml,
 runtime.yml), with openclaw_baseline_enabled true on one and false on the
@@ -128,7 +128,7 @@ def create() -> None:
         argv += [f"--cap-add={c}" for c in p["capabilities"]]
         argv += [f"--security-opt={o}" for o in p.get("security_opts", [])]
         argv += ["--cgroupns", p["cgroupns_mode"], "--stop-signal", p["stop_signal"]]
-        # As molecule/runtime: the inner engine's overlay2 on a volume, not vfs.
+        # As molecule/cluster: the inner engine's overlay2 on a volume, not vfs.
         for v in [*p["volumes"], "/var/lib/docker"]:
             argv += ["-v", v]
         for t in p["tmpfs"]:

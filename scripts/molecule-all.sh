@@ -9,11 +9,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${OPENCLAW_MOLECULE_JOBS:-2}
-# Scenarios that must run alone (they measure latency under load): runtime
-# and default (the whole site.yml on two hosts, load gates included).
-SERIAL=${OPENCLAW_MOLECULE_SERIAL:-"runtime default"}
+# Scenarios that must run alone (they measure latency under load): cluster
+# (the whole site.yml on a fleet, load gates and load tests through the LB).
+SERIAL=${OPENCLAW_MOLECULE_SERIAL:-"cluster"}
 # Scenarios left out of `make test` (still runnable with make molecule S=...),
-# space separated; none by default. Example: OPENCLAW_MOLECULE_SKIP=default.
+# space separated; none by default. Example: OPENCLAW_MOLECULE_SKIP=cluster.
 SKIP=${OPENCLAW_MOLECULE_SKIP-}
 LOGS=.cache/logs
 mkdir -p "$LOGS"

@@ -21,6 +21,8 @@ import time
 import tomllib
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 # The runtime image the role deploys (scripts/build-runtime-image.sh builds it).
 RUNTIME_IMAGE = (
@@ -186,3 +188,60 @@ def changed_count(out: subprocess.CompletedProcess[str]) -> int:
     """Return the ``changed=`` figure of the run's recap."""
     recap = [line for line in out.stdout.splitlines() if line.startswith("localhost ")][-1]
     return int(recap.split("changed=")[1].split()[0])
+
+
+def render_loadbalancer(
+    tmp: Path, inventory: dict, play_vars: dict, extra_vars: dict | None = None
+) -> tuple[list[dict], str]:
+    """The load balancer role's backend slots and haproxy.cfg for ``inventory``.
+
+    ansible-playbook computes them with the role's own tasks (servers.yml) and
+    template on localhost; nothing is installed. ``extra_vars`` (-e) override
+    the role's internal vars too (paths of the certificate and the admin socket).
+    """
+    (tmp / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    out, cfg = tmp / "servers.json", tmp / "haproxy.cfg"
+    template = ROOT / "roles/openclaw_loadbalancer/templates/haproxy.cfg.j2"
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
+                "openclaw_loadbalancer_metrics_address": "127.0.0.1",
+                "__openclaw_loadbalancer_group": "haproxy",
+                **play_vars,
+            },
+            "tasks": [
+                {
+                    "ansible.builtin.include_role": {
+                        "name": "openclaw_loadbalancer",
+                        "tasks_from": "servers.yml",
+                        "public": True,
+                    }
+                },
+                {
+                    "ansible.builtin.copy": {
+                        "dest": str(out),
+                        "content": "{{ __openclaw_loadbalancer_servers | to_json }}",
+                        "mode": "0644",
+                    }
+                },
+                {
+                    "ansible.builtin.template": {
+                        "src": str(template),
+                        "dest": str(cfg),
+                        "mode": "0644",
+                    }
+                },
+            ],
+        }
+    ]
+    (tmp / "play.yml").write_text(yaml.safe_dump(play))
+    args = ["-i", str(tmp / "hosts.yml"), str(tmp / "play.yml")]
+    if extra_vars:
+        args += ["-e", json.dumps(extra_vars)]
+    run = run_playbook(args, tmp / "home")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return json.loads(out.read_text()), cfg.read_text()

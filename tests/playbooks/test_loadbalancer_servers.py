@@ -7,12 +7,8 @@ template on localhost; nothing is installed.
 
 from __future__ import annotations
 
-import json
-import sys
-
 import pytest
-import yaml
-from roletasks import ROOT, run_playbook
+from roletasks import render_loadbalancer
 
 INVENTORY = {
     "all": {
@@ -36,51 +32,7 @@ INVENTORY = {
 
 
 def _render(tmp_path, extra: dict) -> tuple[list[dict], str]:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(INVENTORY))
-    out = tmp_path / "servers.json"
-    cfg = tmp_path / "haproxy.cfg"
-    play = [
-        {
-            "hosts": "localhost",
-            "gather_facts": False,
-            "vars": {
-                "ansible_connection": "local",
-                "ansible_python_interpreter": sys.executable,
-                "openclaw_loadbalancer_metrics_address": "127.0.0.1",
-                "__openclaw_loadbalancer_group": "haproxy",
-                **extra,
-            },
-            "tasks": [
-                {
-                    "ansible.builtin.include_role": {
-                        "name": "openclaw_loadbalancer",
-                        "tasks_from": "servers.yml",
-                        "public": True,
-                    }
-                },
-                {
-                    "ansible.builtin.copy": {
-                        "dest": str(out),
-                        "content": "{{ __openclaw_loadbalancer_servers | to_json }}",
-                        "mode": "0644",
-                    }
-                },
-                {
-                    "ansible.builtin.template": {
-                        "src": str(ROOT / "roles/openclaw_loadbalancer/templates/haproxy.cfg.j2"),
-                        "dest": str(cfg),
-                        "mode": "0644",
-                    }
-                },
-            ],
-        }
-    ]
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump(play))
-    run = run_playbook(["-i", str(inventory), str(playbook)], tmp_path / "home")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    return json.loads(out.read_text()), cfg.read_text()
+    return render_loadbalancer(tmp_path, INVENTORY, extra)
 
 
 @pytest.mark.parametrize("live", ["blue", "green"])

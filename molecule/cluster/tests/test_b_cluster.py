@@ -23,6 +23,7 @@ import docker
 import pytest
 import requests
 import urllib3
+from attacker import attacker
 
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "cluster")
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).parents[3]))
@@ -189,6 +190,54 @@ def test_http_redirects_and_tls_answers_through_the_balancer(lb, admin_key):
         url, json=BODY, headers={"Authorization": f"Bearer {admin_key}"}, verify=False, timeout=5
     )
     assert resp.status_code == 200, resp.text
+
+
+def _curl(client, url, key, what="%{http_code}"):
+    """HTTP status of a GET from an attacker container (curl's exit status tells a refusal)."""
+    return client.sh(
+        f"curl -sk -o /dev/null -w '{what}' --max-time 5 -H 'Authorization: Bearer {key}' {url}",
+        timeout=20,
+    )
+
+
+def _audit_failures(address):
+    """auth.failed lines naming ADDRESS in the audit logs of both runtime hosts."""
+    lines = []
+    for name in RUNTIME_HOSTS:
+        out = docker.from_env().containers.get(name).exec_run("cat /var/log/openclaw/audit.log")
+        for line in out.output.decode().splitlines():
+            if line.strip():
+                event = json.loads(line)
+                if event.get("event") == "auth.failed" and event.get("client") == address:
+                    lines.append(event)
+    return lines
+
+
+def test_a_key_brute_force_through_the_balancer_is_banned_there(host, lb, admin_key):
+    network = f"openclaw-mol-{SCENARIO}"
+    url = f"https://{lb}/v2/models/digits"
+    with attacker(network, "cl") as bad, attacker(network, "cl") as good:
+        # Straight to a replica: the firewall admits the load balancer only.
+        direct = bad.sh(
+            f"curl -s -o /dev/null --max-time 3 http://{_address(RUNTIME_HOSTS[0])}:8001/v2/health/ready",
+            timeout=20,
+        )
+        assert direct.returncode != 0, direct
+        # openclaw_loadbalancer_ban_maxretry (5) wrong keys: five 401s, then refused.
+        assert [_curl(bad, url, "wrong-key").stdout for _ in range(5)] == ["401"] * 5
+        refused = _curl(bad, url, admin_key)
+        assert refused.returncode != 0, refused
+        assert _curl(good, url, admin_key).stdout == "200"
+        table = _hap(host, "show table openclaw_https")
+        entry = [line for line in table.splitlines() if f"::ffff:{bad.address} " in line]
+        assert entry and "gpt0=1" in entry[0], table
+        # Behind the balancer, the runtime hosts' audit logs name the client
+        # itself (X-Forwarded-For from a trusted proxy), never the balancer.
+        assert len(_audit_failures(bad.address)) == 5
+        assert not _audit_failures(lb)
+        # The runtime API lifts the ban.
+        _hap(host, f"clear table openclaw_https key ::ffff:{bad.address}")
+        assert _curl(bad, url, admin_key).stdout == "200"
 
 
 def test_through_the_balancer_vs_direct_to_a_replica(lb, admin_key):

@@ -99,7 +99,7 @@ def test_runtime_auth_failures_are_banned(host):
         )
         assert client in host.check_output("nft list ruleset")
         # Banned before Docker's DNAT, so published runtime ports are covered
-        # (molecule/runtime proves it against real replicas).
+        # (molecule/cluster proves it against real replicas).
         chain = host.check_output("nft list chain inet f2b-table f2b-prerouting")
         assert (
             "hook prerouting priority -110" in chain

@@ -1,8 +1,11 @@
-"""The runtime's audit trail on the host and fail2ban's openclaw-auth jail end
-to end: every replica appends to /var/log/openclaw/audit.log, logrotate
-rotates it and the replicas reopen it, and a client that brute-forces API keys
-against a Docker-published replica port is banned before Docker's DNAT, so its
-connections to the published ports fail while a bystander still gets answers."""
+"""The runtime's audit trail on each runtime host of the fleet and fail2ban's
+openclaw-auth jail end to end: every replica appends to
+/var/log/openclaw/audit.log, logrotate rotates it and the replicas reopen it.
+A client outside the firewall's sources cannot reach a replica port at all;
+admitted, it brute-forces API keys against a Docker-published replica port
+and is banned before Docker's DNAT, so its connections to the published
+ports fail while a bystander still gets answers. (Through the load balancer
+the ban is the load balancer's: test_b_cluster.py.)"""
 
 import json
 import uuid
@@ -13,6 +16,10 @@ from polling import wait_for
 
 AUDIT_LOG = "/var/log/openclaw/audit.log"
 PORTS = (8001, 8002)
+# The runtime hosts only.
+testinfra_hosts = ["ansible://openclaw"]
+# The firewall's chain for Docker-published ports (openclaw_firewall).
+DOCKER_CHAIN = "OPENCLAW-DOCKER"
 
 
 def _name(host):
@@ -135,17 +142,26 @@ def target(host):
 def test_key_brute_force_on_a_published_port_is_banned_and_others_still_served(host, target):
     network = scenario_network(__file__)
     with attacker(network, "rt") as bad, attacker(network, "rt") as good:
+        # The replica ports admit the load balancer and the controller only.
+        outside = bad.sh(
+            f"curl -s -o /dev/null --max-time 3 http://{target}:{PORTS[0]}/v2/health/ready",
+            timeout=20,
+        )
+        assert outside.returncode != 0, outside
+        # Admitted as a direct client (an operator's extra source), ahead of the firewall's drop.
+        for client in (bad.address, good.address):
+            host.check_output(f"iptables -I {DOCKER_CHAIN} 1 -s {client} -j RETURN")
         status = ""
-        for _ in range(10):
-            status = host.check_output("fail2ban-client status openclaw-auth")
-            if bad.address in status:
-                break
-            bad.sh(
-                "curl -s -o /dev/null --max-time 5 -H 'Authorization: Bearer wrong-key' "
-                f"http://{target}:{PORTS[0]}/v2/models/digits",
-                timeout=20,
-            )
         try:
+            for _ in range(10):
+                status = host.check_output("fail2ban-client status openclaw-auth")
+                if bad.address in status:
+                    break
+                bad.sh(
+                    "curl -s -o /dev/null --max-time 5 -H 'Authorization: Bearer wrong-key' "
+                    f"http://{target}:{PORTS[0]}/v2/models/digits",
+                    timeout=20,
+                )
             assert wait_for(
                 lambda: bad.address in host.check_output("fail2ban-client status openclaw-auth")
             ), host.check_output("fail2ban-client status openclaw-auth")
@@ -170,17 +186,20 @@ def test_key_brute_force_on_a_published_port_is_banned_and_others_still_served(h
                 )
                 assert served.stdout == "200", (port, served)
             assert good.address not in host.check_output("fail2ban-client status openclaw-auth")
+            host.run("fail2ban-client set openclaw-auth unbanip %s", bad.address)
+            # Unbanned, the attacker's address is served again (the ban was the only block).
+            assert wait_for(
+                lambda: (
+                    bad.sh(
+                        "curl -s -o /dev/null -w '%{http_code}' --max-time 5 "
+                        f"http://{target}:{PORTS[0]}/v2/health/ready",
+                        timeout=20,
+                    ).stdout
+                    == "200"
+                ),
+                timeout=15,
+            )
         finally:
             host.run("fail2ban-client set openclaw-auth unbanip %s", bad.address)
-        # Unbanned, the attacker's address is served again (the ban was the only block).
-        assert wait_for(
-            lambda: (
-                bad.sh(
-                    "curl -s -o /dev/null -w '%{http_code}' --max-time 5 "
-                    f"http://{target}:{PORTS[0]}/v2/health/ready",
-                    timeout=20,
-                ).stdout
-                == "200"
-            ),
-            timeout=15,
-        )
+            for client in (bad.address, good.address):
+                host.run(f"iptables -D {DOCKER_CHAIN} -s {client} -j RETURN")
