@@ -109,6 +109,22 @@ def test_prometheus_reaches_the_exporters_and_replicas_only(tmp_path):
     assert _admitted(rulesets["r"], "10.0.3.1") == {"6379"}
 
 
+def test_the_status_listener_admits_its_sources_on_the_monitoring_host_only(tmp_path):
+    office = "192.0.2.0/24"
+    rulesets = _render(
+        tmp_path,
+        INVENTORY,
+        {
+            "openclaw_monitoring_status_listen": ":9096",
+            "openclaw_monitoring_status_sources": [office],
+        },
+    )
+    assert _admitted(rulesets["mon"], office) == {"9096"}
+    assert all(office not in rulesets[h] for h in ("lb", "r", "h1", "h2"))
+    # Prometheus itself is not admitted to the page's port.
+    assert _admitted(rulesets["mon"], MON) == EXPECTED["mon"]
+
+
 def test_without_a_monitoring_group_the_exporters_follow_the_internal_sources(tmp_path):
     inventory = json.loads(json.dumps(INVENTORY))
     del inventory["all"]["children"]["monitoring"]

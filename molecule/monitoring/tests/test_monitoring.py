@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from urllib.parse import quote
+
+import docker
+import pytest
+import requests
 
 PROM = "http://127.0.0.1:9090"
 AM = "http://127.0.0.1:9093"
@@ -105,6 +110,25 @@ def test_the_status_page_shows_both_hosts_the_alert_and_the_report(host):
     assert hosts["monitoring-debian13"]["loadgate"] is None
     copied = host.file("/var/lib/openclaw-relay/loadgate/monitoring-debian12.json")
     assert (copied.user, copied.group, copied.mode) == ("root", "openclaw-relay", 0o640)
+
+
+def test_the_read_only_status_listener_serves_other_hosts_the_page_only(host):
+    """openclaw_monitoring_status_listen ":9096": the controller, another host, gets the
+    page and its data there; the relay's posts and metrics stay on its loopback listener."""
+    scenario = os.environ.get("MOLECULE_SCENARIO_NAME", "monitoring")
+    attrs = docker.from_env().containers.get(host.backend.get_hostname()).attrs
+    address = attrs["NetworkSettings"]["Networks"][f"openclaw-mol-{scenario}"]["IPAddress"]
+    page = requests.get(f"http://{address}:9096/status", timeout=10)
+    assert page.status_code == 200 and "<title>OpenClaw status</title>" in page.text
+    assert "hosts" in requests.get(f"http://{address}:9096/status/data", timeout=30).json()
+    for method, path in [("GET", "/metrics"), ("GET", "/health"), ("POST", "/alert/webhook")]:
+        resp = requests.request(method, f"http://{address}:9096{path}", timeout=10)
+        assert resp.status_code == 404, (method, path, resp.status_code)
+        assert "serves only the read-only status page" in resp.text
+    # The relay's own listener stays on loopback.
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{address}:9095/health", timeout=5)
+    assert "9096" in host.check_output("cat /etc/openclaw-relay/relay.yml")
 
 
 def test_the_relay_is_sandboxed_and_its_secrets_root_only(host):

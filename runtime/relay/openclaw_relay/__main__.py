@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from aiohttp import web
@@ -33,10 +34,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration ok: listen {settings.host}:{settings.port}, channels: {names}")
         return 0
     setup_logging()
-    web.run_app(
-        build_app(settings), host=settings.host, port=settings.port, access_log=None, print=None
-    )
+    addresses = [(settings.host, settings.port)]
+    if settings.status is not None and settings.status.listen is not None:
+        addresses.append(settings.status.listen)
+    try:
+        sockets = [_bound(host, port) for host, port in addresses]
+    except OSError as exc:
+        print(
+            f"openclaw-relay: cannot listen: {exc} (see listen and status.listen)", file=sys.stderr
+        )
+        return 2
+    web.run_app(build_app(settings), sock=sockets, access_log=None, print=None)
     return 0
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on HOST:PORT (IPv6 when HOST is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"{host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    return sock
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ class StatusSettings:
     window: int = 3600
     step: int = 30
     rate_window: int = 60
+    # A second, read-only listener (host, port) serving only the page and its
+    # data, for browsers outside the host; None: the page is on the relay's
+    # own listener only (which also takes Alertmanager's posts).
+    listen: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,12 @@ def _number(doc: dict, key: str, cast, low: float, default):
     return number
 
 
-def _listen(value: object) -> tuple[str, int]:
+def _listen(value: object, key: str = "listen", example: str = "127.0.0.1:9095") -> tuple[str, int]:
     text = str(value)
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise _bad("listen", value, "HOST:PORT such as 127.0.0.1:9095 (or :9095 for every address)")
+        port_only = example.rpartition(":")[2]
+        raise _bad(key, value, f"HOST:PORT such as {example} (or :{port_only} for every address)")
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
@@ -159,6 +164,9 @@ def _status(doc: object) -> StatusSettings | None:
         window=_seconds(doc, "window", StatusSettings.window),
         step=_seconds(doc, "step", StatusSettings.step),
         rate_window=_seconds(doc, "rate_window", StatusSettings.rate_window),
+        listen=_listen(doc["listen"], "status.listen", "192.0.2.10:9096")
+        if doc.get("listen")
+        else None,
     )
     if status.window // status.step > 10000:
         raise ConfigError(
@@ -183,6 +191,12 @@ def settings_from_dict(doc: dict) -> RelaySettings:
     names = [c.name for c in channels]
     if len(set(names)) != len(names):
         raise _bad("channels", names, "distinct names")
+    status = _status(doc.get("status"))
+    if status is not None and status.listen is not None and status.listen[1] == port:
+        raise ConfigError(
+            f"relay config: status.listen uses port {port}, the relay's own (listen); give the "
+            "read-only status listener a port of its own, such as 9096"
+        )
     return RelaySettings(
         host=host,
         port=port,
@@ -191,7 +205,7 @@ def settings_from_dict(doc: dict) -> RelaySettings:
         backoff=_number(doc, "backoff", float, 0, 1.0),
         timeout=_number(doc, "timeout", float, 0.1, 10.0),
         channels=channels,
-        status=_status(doc.get("status")),
+        status=status,
     )
 
 

@@ -1,5 +1,7 @@
 """The aiohttp app: POST /alert/{channel}, GET /metrics, GET /health, and with a
 ``status`` section GET /status (the read-only status page) and GET /status/data.
+With ``status.listen`` the same app also listens there, and on that port it
+serves the page and its data only (``read_only_port``).
 
 State lives in a Relay object whose bound methods are the handlers (Debian
 12's aiohttp 3.8 has no web.AppKey); the client session is opened and closed
@@ -23,7 +25,10 @@ from .render import render
 from .robots import body_for
 from .status import StatusPage
 
-__all__ = ["Relay", "build_app"]
+__all__ = ["STATUS_PATHS", "Relay", "build_app"]
+
+# What the read-only status listener serves.
+STATUS_PATHS = frozenset({"/status", "/status/data"})
 
 log = logging.getLogger("openclaw_relay.http")
 
@@ -85,10 +90,28 @@ class Relay:
         )
 
 
+def read_only_port(port: int):
+    """Middleware: requests that arrive on PORT get the status page and its data, nothing else."""
+
+    @web.middleware
+    async def status_only(request: web.Request, handler):
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if sockname and sockname[1] == port and request.path not in STATUS_PATHS:
+            raise web.HTTPNotFound(
+                text="this listener serves only the read-only status page: GET /status\n"
+            )
+        return await handler(request)
+
+    return status_only
+
+
 def build_app(settings: RelaySettings, **deliver_options) -> web.Application:
     """Return the relay's aiohttp application."""
     relay = Relay(settings, **deliver_options)
-    app = web.Application(client_max_size=1024 * 1024)
+    middlewares = []
+    if settings.status is not None and settings.status.listen is not None:
+        middlewares.append(read_only_port(settings.status.listen[1]))
+    app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares)
     app.cleanup_ctx.append(relay.session_ctx)
     app.router.add_post("/alert/{channel}", relay.alert)
     app.router.add_get("/metrics", relay.metrics_handler)

@@ -24,12 +24,29 @@ def test_a_complete_file_loads(tmp_path):
     assert [c.kind for c in settings.channels] == ["wecom", "dingtalk"]
     # The URL holds the robot's key: repr never shows it.
     assert "key" not in repr(settings.channels[0])
+    assert settings.status is None
+
+
+def test_the_status_listener_is_optional(tmp_path):
+    page = load_settings(_write(tmp_path, {"status": {"window": "1h"}}))
+    assert page.status is not None and page.status.listen is None
+    shared = load_settings(_write(tmp_path, {"status": {"listen": "192.0.2.10:9096"}}))
+    assert shared.status.listen == ("192.0.2.10", 9096)
+    assert load_settings(_write(tmp_path, {"status": {"listen": ":9096"}})).status.listen == (
+        "0.0.0.0",
+        9096,
+    )
 
 
 @pytest.mark.parametrize(
     ("doc", "words"),
     [
         ({"listen": "localhost"}, ["listen", "HOST:PORT"]),
+        ({"status": {"listen": "9096"}}, ["status.listen", "HOST:PORT", ":9096"]),
+        (
+            {"listen": "127.0.0.1:9095", "status": {"listen": ":9095"}},
+            ["status.listen", "port 9095", "a port of its own"],
+        ),
         ({"language": "fr"}, ["language", "'fr'", "zh or en"]),
         ({"attempts": 0}, ["attempts", ">= 1"]),
         ({"channels": [{"name": "x", "kind": "slack", "url": "http://a"}]}, ["kind", "wecom"]),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 from aiohttp import ClientSession, web
@@ -214,3 +219,89 @@ async def test_without_a_status_section_there_is_no_page():
 def test_bad_status_settings_say_what_to_fix(status, message):
     with pytest.raises(ConfigError, match=message):
         settings_from_dict({"status": status})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _http(method: str, port: int, path: str, body: list | None = None) -> int:
+    """Status of one request; the response's text is appended to BODY when given."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request(method, path, body=b"{}" if method == "POST" else None)
+        resp = conn.getresponse()
+        text = resp.read().decode(errors="replace")
+        if body is not None:
+            body.append(text)
+        return resp.status
+    finally:
+        conn.close()
+
+
+def test_the_read_only_listener_serves_the_page_and_nothing_else(tmp_path):
+    """`openclaw-relay serve` as systemd runs it, with the page on a second port."""
+    main_port, page_port = _free_port(), _free_port()
+    config = tmp_path / "relay.yml"
+    config.write_text(
+        f"listen: 127.0.0.1:{main_port}\n"
+        "status:\n"
+        f"  listen: 127.0.0.1:{page_port}\n"
+        # Nothing answers there: the page still renders, listing the source as down.
+        f"  prometheus: http://127.0.0.1:{_free_port()}\n"
+        f"  alertmanager: http://127.0.0.1:{_free_port()}\n"
+    )
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "openclaw_relay", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                _http("GET", page_port, "/status")
+                break
+            except OSError:
+                assert relay.poll() is None, relay.stdout.read().decode()
+                assert time.monotonic() < deadline, "the relay did not listen within 20 s"
+                time.sleep(0.1)
+        # The page and its data, on both listeners.
+        for port in (main_port, page_port):
+            assert _http("GET", port, "/status") == 200
+            assert _http("GET", port, "/status/data") == 200
+        # Alertmanager's posts, the relay's metrics and health: the main listener only.
+        assert _http("GET", main_port, "/health") == 200
+        assert _http("GET", main_port, "/metrics") == 200
+        assert _http("POST", main_port, "/alert/nosuch") == 404  # unknown channel, from the relay
+        for method, path in [("GET", "/health"), ("GET", "/metrics"), ("POST", "/alert/nosuch")]:
+            said = []
+            assert _http(method, page_port, path, said) == 404, (method, path)
+            assert "serves only the read-only status page" in said[0], said
+        assert _http("POST", page_port, "/status") == 405
+    finally:
+        relay.terminate()
+        relay.wait(10)
+
+
+def test_a_status_port_in_use_is_named(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = tmp_path / "relay.yml"
+        config.write_text(
+            f"listen: 127.0.0.1:{_free_port()}\nstatus:\n  listen: 127.0.0.1:{port}\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-m", "openclaw_relay", "serve", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert run.returncode == 2
+    assert f"cannot listen: [Errno 98] 127.0.0.1:{port}" in run.stderr
+    assert "status.listen" in run.stderr
