@@ -29,8 +29,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def until(what: str, check, timeout: float = 90, procs=()):
-    """Poll ``check`` (sync or async) until truthy; fail early if a process died."""
+async def until(what: str, check, timeout: float = 90, procs=(), detail=None):
+    """Poll ``check`` (sync or async) until truthy; fail early if a process died.
+    On a timeout the error carries ``detail()`` (what did arrive), if given."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
@@ -41,7 +42,8 @@ async def until(what: str, check, timeout: float = 90, procs=()):
         for proc in procs:
             assert proc.poll() is None, f"{proc.args[0]} exited: {proc.stdout.read()[-3000:]}"
         await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    seen = f"; seen: {detail()}" if detail is not None else ""
+    raise AssertionError(f"timed out waiting for {what} after {timeout:.0f}s{seen}")
 
 
 def start(args: list[str], log: Path, **env) -> subprocess.Popen:

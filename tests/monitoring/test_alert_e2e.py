@@ -117,6 +117,17 @@ def _names(payloads: list[dict], status: str | None = None) -> set[tuple[str, st
     }
 
 
+def _arrived(hooks: list[dict], mailbox: Mailbox, robots: Robots) -> str:
+    """What each channel received so far, for a timeout's message."""
+    return (
+        f"webhook firing {sorted(_names(hooks, 'firing'))} resolved "
+        f"{sorted(_names(hooks, 'resolved'))}; mail {[m['Subject'] for m in mailbox.messages]}; "
+        f"wecom {[b['markdown']['content'].splitlines()[0] for b in robots.wecom]}; "
+        f"dingtalk {[b['markdown']['title'] for b in robots.dingtalk]}; "
+        f"dingtalk refused {len(robots.refused)}"
+    )
+
+
 @pytest.mark.asyncio
 async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path):
     ports = {
@@ -236,6 +247,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
                     )
                 ),
                 procs=procs,
+                detail=lambda: _arrived(hooks, mailbox, robots),
             )
             # Warnings (the node exporters do not answer) reach the webhook and mail too.
             await until(
@@ -245,6 +257,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
                     and any("OpenClawExporterDown" in m["Subject"] for m in mailbox.messages)
                 ),
                 procs=procs,
+                detail=lambda: _arrived(hooks, mailbox, robots),
             )
 
             async def inhibited():
@@ -280,6 +293,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
                     )
                 ),
                 procs=procs,
+                detail=lambda: _arrived(hooks, mailbox, robots),
             )
 
         # The exact formats.
