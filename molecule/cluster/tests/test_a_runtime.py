@@ -11,7 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import docker
 import numpy as np
 import pytest
 import requests
@@ -34,21 +33,6 @@ testinfra_hosts = ["ansible://openclaw"]
 
 def _name(host):
     return host.backend.get_hostname()
-
-
-@pytest.fixture(scope="module")
-def address(host):
-    """The test host's address on the scenario network, as the controller sees it."""
-    container = docker.from_env().containers.get(_name(host))
-    networks = container.attrs["NetworkSettings"]["Networks"]
-    return networks[f"openclaw-mol-{SCENARIO}"]["IPAddress"]
-
-
-@pytest.fixture(scope="module")
-def admin_key():
-    path = SECRETS / "admin.key"
-    assert oct(path.stat().st_mode & 0o777) == "0o600", f"{path} must be private"
-    return path.read_text().strip()
 
 
 def _inspect(host, name):

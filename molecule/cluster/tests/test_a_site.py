@@ -7,13 +7,10 @@ import json
 import os
 from pathlib import Path
 
-import docker
-import pytest
 import requests
 
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "cluster")
 ARTIFACTS = Path(os.environ.get("OPENCLAW_ARTIFACTS", f"artifacts/molecule/{SCENARIO}"))
-SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "secrets"
 PORTS = (8001, 8002)
 # Only the runtime hosts (the load balancer has its own tests).
 testinfra_hosts = ["ansible://openclaw"]
@@ -21,12 +18,6 @@ testinfra_hosts = ["ansible://openclaw"]
 
 def _name(host):
     return host.backend.get_hostname()
-
-
-@pytest.fixture(scope="module")
-def address(host):
-    container = docker.from_env().containers.get(_name(host))
-    return container.attrs["NetworkSettings"]["Networks"][f"openclaw-mol-{SCENARIO}"]["IPAddress"]
 
 
 def test_preflight_report_has_no_errors(host):
@@ -52,9 +43,9 @@ def test_forwarding_on_for_the_docker_host(host):
     assert "net.ipv4.ip_forward = 1" in conf
 
 
-def test_authenticated_inference_on_every_port(host, address):
+def test_authenticated_inference_on_every_port(host, address, admin_key):
     # The fleet's key store (one for both hosts, from Vault in real life).
-    key = (SECRETS / "admin.key").read_text().strip()
+    key = admin_key
     body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 64], "data": [0.0] * 64}]}
     for port in PORTS:
         url = f"http://{address}:{port}/v2/models/digits/infer"

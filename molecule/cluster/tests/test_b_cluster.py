@@ -58,11 +58,6 @@ def lb():
     return _address(f"{SCENARIO}-lb")
 
 
-@pytest.fixture(scope="module")
-def admin_key():
-    return (SECRETS / "admin.key").read_text().strip()
-
-
 def _record(section, figures):
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     report[section] = figures
