@@ -39,8 +39,7 @@ def render(
     """Write the templates ``names`` (keys of TEMPLATES) into ``out``; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     inventory = inventory or {"all": {"children": {"monitoring": {"hosts": {"mon": {}}}}}}
-    (out / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (out / "vars.json").write_text(json.dumps(extra_vars or {}))
+    write_inputs(out, inventory, extra_vars)
     play = {
         "hosts": "monitoring[0]",
         "gather_facts": False,
@@ -58,6 +57,19 @@ def render(
             for name in names
         ],
     }
+    run_play(out, play)
+    return {name: out / f"{name}.yml" for name in names}
+
+
+def write_inputs(out: Path, inventory: dict, extra_vars: dict | None) -> None:
+    """The inventory and the extra vars of a run_play() run, as files in ``out``."""
+    (out / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (out / "vars.json").write_text(json.dumps(extra_vars or {}))
+
+
+def run_play(out: Path, play: dict) -> None:
+    """Run ``play`` with the repository's ansible.cfg and roles, the inventory and
+    extra vars that write_inputs() put in ``out``; fail with Ansible's output."""
     (out / "render.yml").write_text(yaml.safe_dump([play]))
     env = {
         **os.environ,
@@ -82,4 +94,3 @@ def render(
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    return {name: out / f"{name}.yml" for name in names}

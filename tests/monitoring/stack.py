@@ -46,6 +46,18 @@ async def until(what: str, check, timeout: float = 90, procs=(), detail=None):
     raise AssertionError(f"timed out waiting for {what} after {timeout:.0f}s{seen}")
 
 
+def stop(procs, timeout: float = 20) -> None:
+    """Terminate every process, then reap each (killed if it outlives ``timeout``)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def start(args: list[str], log: Path, **env) -> subprocess.Popen:
     return subprocess.Popen(
         args,

@@ -345,13 +345,7 @@ async def test_a_replica_down_alert_reaches_every_channel_and_resolves(tmp_path)
             "OpenClawDrill" in m["Subject"] and "warning" in m["Subject"] for m in mailbox.messages
         )
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop(procs)
         await replica.stop()
         for runner in runners:
             await runner.cleanup()

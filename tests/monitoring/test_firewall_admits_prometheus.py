@@ -10,13 +10,10 @@ locally), then read rule by rule: which ports admit which source.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 
-import yaml
-from render import ROOT, _ansible_playbook
+from render import ROOT, run_play, write_inputs
 
 MON, LB, REDIS = "10.0.9.9", "10.0.1.1", "10.0.2.2"
 INVENTORY = {
@@ -45,8 +42,7 @@ _RULE = re.compile(r"ip saddr \{ ([^}]*) \} tcp dport (\S+) accept comment \"([\
 
 
 def _render(tmp_path, inventory: dict, extra: dict | None = None) -> dict[str, str]:
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "vars.json").write_text(json.dumps(extra or {}))
+    write_inputs(tmp_path, inventory, extra)
     play = {
         "hosts": "all",
         "gather_facts": False,
@@ -63,30 +59,7 @@ def _render(tmp_path, inventory: dict, extra: dict | None = None) -> dict[str, s
             }
         ],
     }
-    (tmp_path / "render.yml").write_text(yaml.safe_dump([play]))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-    }
-    run = subprocess.run(
-        [
-            _ansible_playbook(),
-            "-i",
-            str(tmp_path / "hosts.yml"),
-            "-e",
-            f"@{tmp_path / 'vars.json'}",
-            str(tmp_path / "render.yml"),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    run_play(tmp_path, play)
     return {p.stem: p.read_text() for p in tmp_path.glob("*.nft")}
 
 

@@ -189,13 +189,7 @@ async def test_prometheus_agrees_with_the_load_gate(tmp_path):
             (p99,) = await query(f"histogram_quantile(0.99, {buckets})", at)
             (p50,) = await query(f"histogram_quantile(0.5, {buckets})", at)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop(procs, timeout=30)
 
     prom_count = float(count["value"][1])
     prom_rate = prom_count / report["duration_s"]

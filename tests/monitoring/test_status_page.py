@@ -306,13 +306,7 @@ async def test_the_status_page_renders_plots_models_alerts_and_reports(tmp_path)
         shot = tmp_path / "status.png"
         hosts = await _chromium_read(f"{relay}/status", shot)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop(procs)
         for replica in replicas:
             await replica.stop()
 
