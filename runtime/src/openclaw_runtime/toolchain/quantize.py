@@ -132,7 +132,11 @@ def quantize(
         try:
             if mode == "dynamic":
                 quantize_dynamic(
-                    str(src), str(out), weight_type=QuantType.QInt8, per_channel=per_channel
+                    str(src),
+                    str(out),
+                    weight_type=QuantType.QInt8,
+                    per_channel=per_channel,
+                    reduce_range=True,
                 )
             else:
                 calibration = take(arrays, 0, CALIBRATION_ROWS)
@@ -145,6 +149,7 @@ def quantize(
                     activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8,
                     per_channel=per_channel,
+                    reduce_range=True,
                     calibrate_method=CalibrationMethod.MinMax,
                 )
         except Exception as exc:
@@ -168,6 +173,8 @@ def quantize(
         "quantization": {
             "mode": mode,
             "weights": "int8",
+            # 7-bit weights: CPUs without VNNI (AVX2 only) saturate on the full range.
+            "reduce_range": True,
             "activations": "uint8",
             "per_channel": per_channel,
             "format": "QDQ" if mode == "static" else "QOperator",
