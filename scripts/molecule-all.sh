@@ -6,12 +6,8 @@
 # their latency figures are not disturbed. Each scenario's output goes to
 # .cache/logs/molecule-<scenario>.log; a failure prints the end of its log.
 # Usage: molecule-all.sh [SCENARIO...]   (default: every molecule/*/molecule.yml)
-# OPENCLAW_MOLECULE_PART=light runs only the light scenarios, =serial only the
-# ones that run alone (scripts/test.sh runs them apart); default: both.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PART=${OPENCLAW_MOLECULE_PART:-all}
-case $PART in all|light|serial) ;; *) echo "OPENCLAW_MOLECULE_PART must be all, light or serial" >&2; exit 2 ;; esac
 JOBS=${OPENCLAW_MOLECULE_JOBS:-2}
 # Scenarios that must run alone (they measure latency under load): cluster
 # (the whole site.yml on a fleet, load gates and load tests through the LB).
@@ -50,11 +46,7 @@ for s in "${scenarios[@]}"; do
         echo "==> [molecule:$s] skipped (OPENCLAW_MOLECULE_SKIP); run it with: make molecule S=$s"
         continue
     fi
-    if [[ " $SERIAL " == *" $s "* ]]; then
-        [ "$PART" = light ] || serial+=("$s")
-    else
-        [ "$PART" = serial ] || parallel+=("$s")
-    fi
+    if [[ " $SERIAL " == *" $s "* ]]; then serial+=("$s"); else parallel+=("$s"); fi
 done
 
 run_one() {

@@ -8,12 +8,8 @@
 # OPENCLAW_PYTEST_WORKERS pytest-xdist workers (default 3; 1 turns it off).
 # Tests that measure rates or wait for timed alerts run first, alone, so
 # other workers cannot disturb their figures: TIMED below.
-# Usage: unit.sh [timed|rest]   (default: both, timed first). `make test` runs
-# the timed part alone, then the rest beside the light Molecule scenarios.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PART=${1:-all}
-case $PART in all|timed|rest) ;; *) echo "usage: unit.sh [timed|rest]" >&2; exit 2 ;; esac
 WORKERS=${OPENCLAW_PYTEST_WORKERS:-3}
 TIMED=(tests/playbooks/test_loadgate.py tests/monitoring/test_alert_e2e.py
        tests/monitoring/test_loadgate_agreement.py tests/monitoring/test_status_page.py)
@@ -24,19 +20,18 @@ xdist=()
 fail=0
 # Tests that run the runtime image share one build (the script locks), made
 # here so its minutes show in this phase's log rather than in one test's setup.
-if [ "$PART" != rest ] && [ -d tests ] && docker info >/dev/null 2>&1; then
+if [ -d tests ] && docker info >/dev/null 2>&1; then
     scripts/build-runtime-image.sh || fail=1
 fi
-timed=()
-for t in "${TIMED[@]}"; do [ -e "$t" ] && timed+=("$t"); done
-if [ "$PART" != rest ] && [ ${#timed[@]} -gt 0 ]; then
-    echo "--> timed tests, alone (${timed[*]})"
-    pytest -q -p no:cacheprovider "${timed[@]}" || fail=1
-fi
-[ "$PART" = timed ] && exit $fail
 echo "--> collection unit tests"
 pytest -q -p no:cacheprovider collections/ansible_collections/openclaw/platform/tests/unit || fail=1
 if [ -d tests ]; then
+    timed=()
+    for t in "${TIMED[@]}"; do [ -e "$t" ] && timed+=("$t"); done
+    if [ ${#timed[@]} -gt 0 ]; then
+        echo "--> timed tests, alone (${timed[*]})"
+        pytest -q -p no:cacheprovider "${timed[@]}" || fail=1
+    fi
     echo "--> playbook tests (tests/)"
     pytest -q -p no:cacheprovider "${xdist[@]}" "${timed[@]/#/--ignore=}" tests || fail=1
 fi
