@@ -40,7 +40,7 @@ async def until(what: str, check, timeout: float = 90, procs=(), detail=None):
         if result:
             return result
         for proc in procs:
-            assert proc.poll() is None, f"{proc.args[0]} exited: {proc.stdout.read()[-3000:]}"
+            assert proc.poll() is None, f"{proc.args[0]} exited: {proc.log.read_text()[-3000:]}"
         await asyncio.sleep(0.5)
     seen = f"; seen: {detail()}" if detail is not None else ""
     raise AssertionError(f"timed out waiting for {what} after {timeout:.0f}s{seen}")
@@ -59,13 +59,17 @@ def stop(procs, timeout: float = 20) -> None:
 
 
 def start(args: list[str], log: Path, **env) -> subprocess.Popen:
-    return subprocess.Popen(
-        args,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env},
-        start_new_session=True,
-    )
+    """Start ``args`` with its output in ``log`` (kept as ``proc.log`` for until()'s message)."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
+    proc.log = log
+    return proc
 
 
 def prometheus(config: Path, port: int, tmp: Path) -> subprocess.Popen:
