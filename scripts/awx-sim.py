@@ -249,6 +249,61 @@ def sandbox_inventory(project: Path, hosts: list[str], source: str = SANDBOX_INV
     return data
 
 
+def imported_inventory(path: str, project: Path, variables: dict | None = None) -> dict:
+    """The inventory AWX imports from an inventory file, hosts and all (--inventory).
+
+    What ``ansible-inventory --list --export`` gives AWX's inventory update:
+    groups, group vars and host vars as written (templates unrendered, so
+    lookups run in the job, on the execution node), hosts kept as they are.
+    Molecule's own ``molecule_*`` variables are left out: they read Molecule's
+    environment, which no job has. ``variables`` are the AWX inventory's own
+    variables (set on the inventory in the controller), added to ``all``."""
+    res = subprocess.run(
+        ["ansible-inventory", "-i", path, "--list", "--export"],
+        capture_output=True, text=True, cwd=project, check=False,
+    )  # fmt: skip
+    if res.returncode:
+        raise SystemExit(f"ERROR: ansible-inventory on {path} failed: {res.stderr.strip()}")
+    data = json.loads(res.stdout)
+
+    def clean(values: dict) -> dict:
+        return {k: v for k, v in values.items() if not k.startswith("molecule_")}
+
+    for group, body in data.items():
+        if group != "_meta" and isinstance(body, dict) and "vars" in body:
+            body["vars"] = clean(body["vars"])
+    hostvars = data.setdefault("_meta", {}).setdefault("hostvars", {})
+    for host in list(hostvars):
+        hostvars[host] = clean(hostvars[host])
+    if variables:
+        data.setdefault("all", {}).setdefault("vars", {}).update(variables)
+    if not hostvars:
+        raise SystemExit(f"ERROR: the inventory {path} has no hosts")
+    return data
+
+
+def playbook_hosts(pdd: Path, playbook: str, env: dict) -> set[str]:
+    """The hosts ``ansible-playbook --list-hosts`` names for the job's playbook."""
+    res = subprocess.run(
+        ["ansible-playbook", "-i", str(pdd / "inventory" / "hosts"), "--list-hosts",
+         "-e", f"@{pdd / 'env' / 'extravars'}", playbook],
+        capture_output=True, text=True, cwd=pdd / "project", check=False,
+        env={**{k: v for k, v in os.environ.items()
+                if not k.startswith(("ANSIBLE_", "MOLECULE_", "OPENCLAW_"))}, **env},
+    )  # fmt: skip
+    if res.returncode:
+        raise SystemExit(f"ERROR: --list-hosts of {playbook} failed: {res.stderr.strip()[-600:]}")
+    hosts, listing = set(), False
+    for line in res.stdout.splitlines():
+        if re.match(r"^\s+hosts \(\d+\):", line):
+            listing = True
+        elif listing and line.strip() and not line.strip().startswith("play #"):
+            hosts.add(line.strip())
+        else:
+            listing = False
+    return hosts
+
+
 def write_inventory_script(pdd: Path, data: dict) -> None:
     """inventory/hosts as AWX writes it: an executable that prints the JSON."""
     inv = pdd / "inventory"
@@ -336,14 +391,19 @@ class Job:
     problems: list[str] = field(default_factory=list)
     pdd: Path | None = None
     reused: str = ""  # the job whose result a workflow node reused
+    targets: set[str] | None = None  # the hosts its playbook names (a fleet inventory)
 
 
 class Sim:
     """Builds private data dirs and runs jobs through ansible-runner."""
 
     def __init__(self, hosts: list[str], workdir: Path, controller: dict, plan: dict, timeout: int,
-                 worktree: bool = False, stack: bool = False):  # fmt: skip
+                 worktree: bool = False, stack: bool = False,
+                 inventory: str | None = None, inventory_vars: dict | None = None):  # fmt: skip
+        """``hosts`` replace the sandbox inventory's hosts; or ``inventory`` (a
+        file) is imported as it is, hosts and all, with ``inventory_vars``."""
         self.hosts = hosts
+        self.fleet = inventory is not None
         self.stack = stack
         self.results: dict[str, Job] = {}
         self.workdir = workdir
@@ -356,7 +416,11 @@ class Sim:
         self.pristine = workdir / "checkout"
         self.revision = checkout_project(self.pristine, worktree)
         self.playbooks = project_playbooks(self.pristine)
-        self.inventory = sandbox_inventory(self.pristine, hosts)
+        if inventory is not None:
+            self.inventory = imported_inventory(inventory, self.pristine, inventory_vars)
+            self.hosts = sorted(self.inventory["_meta"]["hostvars"])
+        else:
+            self.inventory = sandbox_inventory(self.pristine, hosts)
         self.secrets = [
             str(v)
             for name, inputs in plan.get("awx_sim_credentials", {}).items()
@@ -475,6 +539,9 @@ class Sim:
         job.status, job.rc = r.status, r.rc
         job.stats = r.stats or {}
         job.changed = sum((job.stats.get("changed") or {}).values())
+        if self.fleet:
+            # A fleet's playbooks target some of its groups: the hosts they name.
+            job.targets = playbook_hosts(pdd, template["playbook"], envvars)
         self._check(job, r, template, expect or {}, artifacts or [])
         if read_only:
             self.results.setdefault(key, job)
@@ -504,6 +571,8 @@ class Sim:
         # Per-host stats: every play's hosts reached, failures only when expected.
         local = ("playbooks/cloud_init.yml", "playbooks/kubernetes.yml")  # hosts: localhost
         targets = {"localhost"} if template["playbook"] in local else set(self.hosts)
+        if job.targets is not None:
+            targets = job.targets
         seen = set()
         for key in ("ok", "changed", "failures", "skipped", "dark", "processed"):
             seen |= set(job.stats.get(key) or {})
@@ -684,6 +753,15 @@ def main() -> int:
         help="a sandbox host: a running container (repeatable)",
     )
     ap.add_argument(
+        "--inventory",
+        help="instead of --host: an inventory file AWX imports as it is, hosts and all "
+        "(a fleet, e.g. a Molecule scenario's inventory); implies the stack runs there",
+    )
+    ap.add_argument(
+        "--inventory-var", action="append", default=[], metavar="NAME=VALUE",
+        help="with --inventory: a variable of the AWX inventory itself (repeatable)",
+    )  # fmt: skip
+    ap.add_argument(
         "--template", action="append", default=[], help="run only these templates (repeatable)"
     )
     ap.add_argument("--no-workflows", action="store_true", help="skip the workflows")
@@ -715,10 +793,19 @@ def main() -> int:
             checkout_project(Path(tmp), args.worktree)
             print("\n".join(project_playbooks(Path(tmp))))
         return 0
-    if not args.host:
+    if not args.host and not args.inventory:
         ap.error(
-            "give the sandbox hosts with --host (e.g. the Molecule scenario awx's awx-debian12)"
+            "give the sandbox hosts with --host (e.g. the Molecule scenario awx's awx-debian12), "
+            "or a fleet's inventory file with --inventory"
         )
+    if args.host and args.inventory:
+        ap.error("--host and --inventory exclude each other: the inventory names its hosts")
+    inventory_vars = {}
+    for item in args.inventory_var:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not args.inventory:
+            ap.error(f"--inventory-var {item!r}: give NAME=VALUE, with --inventory")
+        inventory_vars[name.strip()] = value
     for h in args.host:
         res = subprocess.run(
             ["docker", "inspect", "-f", "{{.State.Running}}", h],
@@ -732,9 +819,12 @@ def main() -> int:
     workdir = out / "jobs"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    sim = Sim(args.host, workdir, controller, plan, args.timeout, args.worktree, args.stack)
+    sim = Sim(args.host, workdir, controller, plan, args.timeout, args.worktree,
+              args.stack or bool(args.inventory), inventory=args.inventory,
+              inventory_vars=inventory_vars)  # fmt: skip
     print(f"==> project at {sim.revision[:12]}: AWX lists {len(sim.playbooks)} playbooks; "
-          f"sandbox hosts {', '.join(args.host)}", flush=True)  # fmt: skip
+          f"{'fleet' if args.inventory else 'sandbox'} hosts {', '.join(sim.hosts)}",
+          flush=True)  # fmt: skip
     jobs: list[Job] = []
     problems: list[str] = []
     for t in sim.templates.values():
@@ -781,7 +871,7 @@ def main() -> int:
     print("\n" + text + "\n\n" + "\n".join(wf_lines) + "\n\n" + summary, flush=True)
     (out / "table.txt").write_text(text + "\n\n" + "\n".join(wf_lines) + "\n\n" + summary + "\n")
     (out / "report.json").write_text(json.dumps({
-        "revision": sim.revision, "hosts": args.host, "seconds": round(total, 1),
+        "revision": sim.revision, "hosts": sim.hosts, "seconds": round(total, 1),
         "jobs": [{"template": j.template, "answers": j.answers, "job_type": j.job_type,
                   "status": j.status, "rc": j.rc, "changed": j.changed,
                   "seconds": round(j.duration, 1), "stats": j.stats, "reused": j.reused,

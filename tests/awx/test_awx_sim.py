@@ -130,6 +130,70 @@ def test_inventory_keeps_groups_and_vars_and_swaps_the_hosts():
     assert "openclaw-sandbox" not in json.dumps(data)
 
 
+FLEET = """\
+all:
+  hosts:
+    fleet-a: &a {ansible_connection: community.docker.docker}
+    fleet-lb: &lb {ansible_connection: community.docker.docker}
+  vars:
+    molecule_file: "{{ lookup('env', 'MOLECULE_FILE') }}"
+    cluster_secrets: /tmp/secrets
+openclaw:
+  hosts: {fleet-a: *a}
+  vars: {openclaw_runtime_replicas: 2}
+loadbalancers:
+  hosts: {fleet-lb: *lb}
+"""
+
+
+def test_an_imported_fleet_inventory_keeps_its_hosts_and_drops_molecule_vars(tmp_path):
+    inv = tmp_path / "inventory" / "ansible_inventory.yml"
+    inv.parent.mkdir()
+    inv.write_text(FLEET)
+    (inv.parent / "host_vars").mkdir()
+    (inv.parent / "host_vars" / "fleet-a.yml").write_text(
+        "openclaw_docker_cgroup_driver: cgroupfs\nmolecule_yml: x\n"
+    )
+    data = sim.imported_inventory(str(inv), ROOT, {"openclaw_runtime_models_src": "/srv/models"})
+    assert data["openclaw"]["hosts"] == ["fleet-a"]
+    assert data["loadbalancers"]["hosts"] == ["fleet-lb"]
+    assert data["openclaw"]["vars"] == {"openclaw_runtime_replicas": 2}
+    assert data["all"]["vars"] == {
+        "cluster_secrets": "/tmp/secrets",
+        "openclaw_runtime_models_src": "/srv/models",
+    }
+    assert data["_meta"]["hostvars"]["fleet-a"] == {
+        "ansible_connection": "community.docker.docker",
+        "openclaw_docker_cgroup_driver": "cgroupfs",
+    }
+    assert "molecule_" not in json.dumps(data)
+
+
+def test_an_inventory_with_no_hosts_is_refused(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  vars: {a: 1}\n")
+    with pytest.raises(SystemExit, match="has no hosts"):
+        sim.imported_inventory(str(inv), ROOT)
+
+
+def test_the_hosts_a_fleet_job_must_reach_are_its_playbooks(tmp_path):
+    """ansible-playbook --list-hosts on the job's inventory script and extra vars."""
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(FLEET)
+    pdd = tmp_path / "pdd"
+    (pdd / "env").mkdir(parents=True)
+    (pdd / "project" / "playbooks").mkdir(parents=True)
+    (pdd / "env" / "extravars").write_text(json.dumps({"target": "loadbalancers"}))
+    (pdd / "project" / "playbooks" / "x.yml").write_text(
+        "- name: one\n  hosts: openclaw\n  tasks: []\n"
+        "- name: two\n  hosts: '{{ target }}'\n  tasks: []\n"
+    )
+    sim.write_inventory_script(pdd, sim.imported_inventory(str(inv), ROOT))
+    assert sim.playbook_hosts(pdd, "playbooks/x.yml", {}) == {"fleet-a", "fleet-lb"}
+    (pdd / "env" / "extravars").write_text(json.dumps({"target": "openclaw"}))
+    assert sim.playbook_hosts(pdd, "playbooks/x.yml", {}) == {"fleet-a"}
+
+
 def test_credentials_inject_files_env_and_extra_vars(tmp_path):
     (tmp_path / "env").mkdir()
     s = sim.Sim.__new__(sim.Sim)

@@ -10,6 +10,7 @@ scaling down and up, Redis stopped, and a runtime host stopped hard last.
 """
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import docker
 import pytest
 import requests
 import urllib3
+import yaml
 from attacker import attacker
 
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "cluster")
@@ -162,6 +164,47 @@ def _playbook(name, *extra):
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1500)
 
 
+@pytest.fixture(scope="module")
+def awx(tmp_path_factory):
+    """AWX's job templates run against this fleet (issue 17), as scripts/awx-sim.py runs them.
+
+    AWX imports the fleet's inventory (the Molecule inventory file: its
+    groups, group and host vars, the loadbalancers group included) and runs
+    each job in its own private data dir through ansible-runner: the project
+    as checked out, survey answers and credentials as extra vars and files.
+    The inventory's own variables are what an operator sets on the AWX
+    inventory: where the execution environment finds the image archive and
+    the models (the project checkout has neither)."""
+    spec = importlib.util.spec_from_file_location("awx_sim", PROJECT / "scripts" / "awx-sim.py")
+    sim = importlib.util.module_from_spec(spec)
+    sys.modules["awx_sim"] = sim  # its dataclasses look their module up
+    spec.loader.exec_module(sim)
+    controller = sim._render(yaml.safe_load((PROJECT / "awx" / "controller.yml").read_text()), {})
+    plan = yaml.safe_load((PROJECT / "awx" / "sim.yml").read_text())
+    variables = {
+        "openclaw_runtime_image_archive": str(
+            PROJECT / ".cache/images/openclaw-runtime-{{ openclaw_runtime_version }}.tar"
+        ),
+        "openclaw_runtime_models_src": str(PROJECT / ".cache/models"),
+    }
+    return sim.Sim(
+        [], tmp_path_factory.mktemp("awx"), controller, plan, timeout=1500, worktree=True,
+        stack=True, inventory=os.environ["MOLECULE_INVENTORY_FILE"], inventory_vars=variables,
+    )  # fmt: skip
+
+
+def _awx_job(awx, template, answers, artifacts=()):
+    """Launch TEMPLATE with ANSWERS (survey answers, validated as AWX does); the job must succeed."""
+    job = awx.run(template, answers, "cluster", "run", artifacts=list(artifacts))
+    print(f"AWX job {template}: {job.status} rc={job.rc} changed={job.changed} "
+          f"{job.duration:.0f}s, stats {job.stats}")  # fmt: skip
+    return job
+
+
+def _job_output(job):
+    return (job.pdd / "artifacts" / "1" / "stdout").read_text(errors="replace")
+
+
 def _said(run, text):
     """TEXT in the playbook's output, whitespace folded (the YAML callback wraps long messages)."""
     return text in " ".join((run.stdout + run.stderr).split())
@@ -257,28 +300,36 @@ def test_through_the_balancer_vs_direct_to_a_replica(lb, admin_key):
     assert through["achieved_rate"] >= 0.9 * direct["achieved_rate"], (through, direct)
 
 
-def test_a_rolling_update_across_both_hosts_fails_no_request(host, lb, admin_key):
-    # A configuration change (the cache TTL) recreates every blue replica:
-    # playbooks/runtime.yml goes one host at a time (serial 1), one replica at
-    # a time; a stopping replica turns unready first (shutdown delay), so the
-    # load balancer's health checks take it out before it closes.
+def test_a_rolling_update_from_awx_across_both_hosts_fails_no_request(host, lb, admin_key, awx):
+    # AWX's "Deploy runtime" job template, its survey answered: a configuration
+    # change (the log level) recreates every blue replica. playbooks/runtime.yml
+    # goes one host at a time (serial 1), one replica at a time; a stopping
+    # replica turns unready first (shutdown delay), so the load balancer's
+    # health checks take it out before it closes.
     before = {
         h: _inner(h, "docker inspect -f {{.Id}} openclaw-runtime-1 openclaw-runtime-2")
         for h in RUNTIME_HOSTS
     }
+    answers = {
+        "openclaw_runtime_version": "0.1.0",
+        "openclaw_runtime_image_source": "archive",
+        "openclaw_runtime_replicas": 2,
+        "openclaw_runtime_batch_size": 32,
+        "openclaw_runtime_cpus": 1.0,
+        "openclaw_runtime_log_level": "warning",
+        # The gate would measure the replicas while the test's own load runs
+        # through the balancer on the same two cores.
+        "openclaw_runtime_loadgate_enabled": "false",
+        "openclaw_runtime_smoke_api_key": (SECRETS / "client.key").read_text().strip(),
+    }
     with _load(f"https://{lb}/v2/models/digits/infer", admin_key) as load:
-        t0 = time.monotonic()
-        run = _playbook(
-            "runtime.yml",
-            "-e", "openclaw_runtime_cache_ttl_seconds=301",
-            # The gate would measure the replicas while the test's own load
-            # runs through the balancer on the same two cores.
-            "-e", "openclaw_runtime_loadgate_enabled=false",
-        )  # fmt: skip
-        wall = time.monotonic() - t0
+        job = _awx_job(awx, "Deploy runtime", answers)
         time.sleep(3)
-    _record("rolling_update", {"load": load, "playbook_seconds": round(wall, 1)})
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    _record("rolling_update", {"load": load, "awx_job": "Deploy runtime",
+                               "playbook_seconds": round(job.duration, 1)})  # fmt: skip
+    assert not job.problems, "\n".join(job.problems)
+    # Every runtime host ran the play, and the load balancer is not in it.
+    assert set(job.stats["ok"]) == set(RUNTIME_HOSTS), job.stats
     after = {
         h: _inner(h, "docker inspect -f {{.Id}} openclaw-runtime-1 openclaw-runtime-2")
         for h in RUNTIME_HOSTS
@@ -304,21 +355,40 @@ def _release(lb, key, *extra):
     return run, load, wall, release
 
 
-def test_a_blue_green_switch_fails_no_request(host, lb, admin_key):
+RELEASE = {
+    "openclaw_bluegreen_action": "release",
+    "openclaw_runtime_image_tag": "0.1.0",
+    "openclaw_bluegreen_watch_seconds": 10,
+    "openclaw_bluegreen_watch_max_error_pct": 0.1,
+    "openclaw_bluegreen_force": "false",
+}
+
+
+def test_a_blue_green_switch_from_awx_fails_no_request(host, lb, admin_key, awx):
+    # AWX's "Blue-green release" job template against the fleet and its load
+    # balancer; the release is the image tag (the survey's), so a second
+    # launch finds it live.
     before = {h: _facts(h).get("live", "blue") for h in RUNTIME_HOSTS}
     assert set(before.values()) == {"blue"}, before
-    run, load, wall, release = _release(lb, admin_key, "-e", "openclaw_bluegreen_release=cluster-1")
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    with _load(f"https://{lb}/v2/models/digits/infer", admin_key) as load:
+        job = _awx_job(awx, "Blue-green release", RELEASE,
+                       artifacts=["artifacts/bluegreen/last.json"])  # fmt: skip
+        time.sleep(2)
+    assert not job.problems, "\n".join(job.problems)
+    release = json.loads((job.pdd / "project/artifacts/bluegreen/last.json").read_text())
     _record(
         "bluegreen_switch",
         {
             "load": load,
-            "playbook_seconds": round(wall, 1),
+            "awx_job": "Blue-green release",
+            "playbook_seconds": round(job.duration, 1),
             "switch": release.get("switch"),
             "watch": release.get("watch"),
         },
     )
+    assert release.get("release") == "0.1.0" and release.get("outcome") == "switched", release
     assert load["errors"] == 0, load
+    assert set(job.stats["ok"]) == {*RUNTIME_HOSTS, f"{SCENARIO}-lb"}, job.stats
     assert {h: _facts(h).get("live") for h in RUNTIME_HOSTS} == dict.fromkeys(
         RUNTIME_HOSTS, "green"
     )
@@ -332,9 +402,10 @@ def test_a_blue_green_switch_fails_no_request(host, lb, admin_key):
     for name in RUNTIME_HOSTS:
         names = _inner(name, "docker ps --format {{.Names}}")
         assert "openclaw-runtime-1" in names and "openclaw-runtime-green-1" in names, names
-    # A second run of the same release changes nothing.
-    again = _playbook("bluegreen.yml", "-e", "openclaw_bluegreen_release=cluster-1")
-    assert again.returncode == 0 and _said(again, "already live"), again.stdout[-3000:]
+    # A second launch of the same release changes nothing.
+    again = _awx_job(awx, "Blue-green release", RELEASE)
+    assert not again.problems, "\n".join(again.problems)
+    assert "already live" in " ".join(_job_output(again).split()), _job_output(again)[-3000:]
 
 
 def test_a_release_failing_its_gate_is_never_switched_to(host, lb, admin_key):
@@ -379,21 +450,22 @@ def test_a_release_failing_its_watch_window_rolls_back_on_its_own(host, lb, admi
     assert len(_serving(host, "green")) == 4 and _serving(host, "blue") == []
 
 
-def test_scaling_down_and_up_fails_no_request(host, lb, admin_key):
-    # Down: replica 2 of each host is drained, put in maint, then stopped;
-    # up: replicas start, must be healthy, and only then are enabled. 3 is
-    # beyond the inventory's count: the third slot's port is open on the
-    # runtime hosts (openclaw_loadbalancer_max_replicas_per_host), so only
-    # scale.yml runs. Back to the inventory's 2 at the end.
+def test_scaling_down_and_up_from_awx_fails_no_request(host, lb, admin_key, awx):
+    # AWX's "Scale" job template. Down: replica 2 of each host is drained, put
+    # in maint, then stopped; up: replicas start, must be healthy, and only
+    # then are enabled. 3 is beyond the inventory's count: the third slot's
+    # port is open on the runtime hosts
+    # (openclaw_loadbalancer_max_replicas_per_host), so only scale.yml runs.
+    # Back to the inventory's 2 at the end.
     figures = {}
     for replicas, serving in ((1, 2), (3, 6), (2, 4)):
         with _load(f"https://{lb}/v2/models/digits/infer", admin_key) as load:
-            t0 = time.monotonic()
-            run = _playbook("scale.yml", "-e", f"openclaw_runtime_replicas={replicas}")
-            wall = time.monotonic() - t0
+            job = _awx_job(awx, "Scale", {"openclaw_runtime_replicas": replicas})
             time.sleep(3)
-        figures[f"to_{replicas}_per_host"] = {"load": load, "playbook_seconds": round(wall, 1)}
-        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        figures[f"to_{replicas}_per_host"] = {
+            "load": load, "awx_job": "Scale", "playbook_seconds": round(job.duration, 1)
+        }  # fmt: skip
+        assert not job.problems, "\n".join(job.problems)
         deadline = time.monotonic() + 20
         while len(_serving(host, "green")) != serving and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -103,7 +103,9 @@ def apply(module, settings, root, check_mode):
                     "provides it first." % (name, path),
                     changed_keys=changed,
                 )
-            module.fail_json(msg="Cannot read %s (%s): %s" % (name, path, exc), changed_keys=changed)
+            module.fail_json(
+                msg="Cannot read %s (%s): %s" % (name, path, exc), changed_keys=changed
+            )
         if before == fold(want):
             continue
         changed[name] = {"before": before, "after": fold(want)}

@@ -26,7 +26,11 @@ def _proc(tmp_path, values):
 def test_only_differing_parameters_are_written_and_all_are_read_back(tmp_path, capsys):
     root = _proc(
         tmp_path,
-        {"net.core.somaxconn": "128", "net.ipv4.tcp_rmem": "4096\t87380\t6291456", "vm.swappiness": "10"},
+        {
+            "net.core.somaxconn": "128",
+            "net.ipv4.tcp_rmem": "4096\t87380\t6291456",
+            "vm.swappiness": "10",
+        },
     )
     code, result = _run(
         {
@@ -77,9 +81,7 @@ def test_a_slash_in_a_name_is_a_dot_in_one_component(tmp_path):
 
 def test_each_parameter_is_read_after_the_writes_before_it(tmp_path, capsys, monkeypatch):
     """Linux: writing ip_forward resets conf.all.accept_redirects; the later key must see that."""
-    root = _proc(
-        tmp_path, {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.accept_redirects": "0"}
-    )
+    root = _proc(tmp_path, {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.accept_redirects": "0"})
     real_open = open
 
     def kernel_like_open(path, mode="r", *a, **kw):
@@ -134,9 +136,11 @@ def test_this_kernel_in_check_mode(capsys):
     code, result = _run(
         {"settings": {"net.core.somaxconn": current}, "_ansible_check_mode": True}, capsys
     )
-    assert code == 0 and result["changed"] is False and result["live"] == {
-        "net.core.somaxconn": current
-    }
+    assert (
+        code == 0
+        and result["changed"] is False
+        and result["live"] == {"net.core.somaxconn": current}
+    )
     code, result = _run(
         {"settings": {"net.core.somaxconn": other}, "_ansible_check_mode": True}, capsys
     )
