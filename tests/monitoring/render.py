@@ -9,15 +9,16 @@ extra vars, as an operator's ``-e`` or Vault file would set them.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# One way to run ansible-playbook for every test folder: tests/playbooks' helpers.
+sys.path.insert(0, str(ROOT / "tests" / "playbooks"))
+from roletasks import run_playbook  # noqa: E402
+
 ROLE = ROOT / "roles" / "openclaw_monitoring"
 # template -> file name it is written to
 TEMPLATES = {
@@ -26,11 +27,6 @@ TEMPLATES = {
     "alertmanager": "alertmanager.yml.j2",
     "relay": "relay.yml.j2",
 }
-
-
-def _ansible_playbook() -> str:
-    local = Path(sys.executable).with_name("ansible-playbook")
-    return str(local) if local.exists() else shutil.which("ansible-playbook") or "ansible-playbook"
 
 
 def render(
@@ -71,26 +67,6 @@ def run_play(out: Path, play: dict) -> None:
     """Run ``play`` with the repository's ansible.cfg and roles, the inventory and
     extra vars that write_inputs() put in ``out``; fail with Ansible's output."""
     (out / "render.yml").write_text(yaml.safe_dump([play]))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-        "ANSIBLE_HOME": str(out / "ansible-home"),
-    }
-    run = subprocess.run(
-        [
-            _ansible_playbook(),
-            "-i",
-            str(out / "hosts.yml"),
-            "-e",
-            f"@{out / 'vars.json'}",
-            str(out / "render.yml"),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+    args = ["-i", str(out / "hosts.yml"), "-e", f"@{out / 'vars.json'}", str(out / "render.yml")]
+    run = run_playbook(args, out / "ansible-home")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]

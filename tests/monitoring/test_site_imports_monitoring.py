@@ -10,13 +10,12 @@ inventory must succeed without touching a host.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
 import pytest
 import yaml
-from render import ROOT, _ansible_playbook
+from render import run_playbook
 
 FLEET = {
     "openclaw": {"hosts": {"h1": {}, "h2": {}}},
@@ -28,20 +27,7 @@ FLEET = {
 def _run(tmp_path, inventory: dict, *args: str) -> subprocess.CompletedProcess:
     hosts = tmp_path / "hosts.yml"
     hosts.write_text(yaml.safe_dump({"all": {"children": inventory}}))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-    }
-    return subprocess.run(
-        [_ansible_playbook(), "-i", str(hosts), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+    return run_playbook(["-i", str(hosts), *args], tmp_path / "ansible-home")
 
 
 def _plays(output: str) -> list[tuple[str, list[str]]]:
