@@ -541,7 +541,10 @@ class Sim:
         job.changed = sum((job.stats.get("changed") or {}).values())
         if self.fleet:
             # A fleet's playbooks target some of its groups: the hosts they name.
-            job.targets = playbook_hosts(pdd, template["playbook"], envvars)
+            try:
+                job.targets = playbook_hosts(pdd, template["playbook"], envvars)
+            except SystemExit as exc:
+                job.problems.append(str(exc))
         self._check(job, r, template, expect or {}, artifacts or [])
         if read_only:
             self.results.setdefault(key, job)
