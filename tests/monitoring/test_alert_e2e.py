@@ -41,6 +41,11 @@ pytestmark = pytest.mark.skipif(
 )
 SCRAPE_KEY = "oc_0123456789abcdef_prometheus-scrape-test"
 MAIL_TO = "ops@example.test"
+# The warning fires 3 s after its critical (for: 3s): Alertmanager decides an
+# inhibition when the target's group is flushed, from the source alerts its
+# inhibitor has seen by then, so a source and a target that arrive in the same
+# instant race (prometheus/alertmanager#2229). Seen once in a make test
+# rehearsal: the warning was sent to the webhook beside its critical.
 DRILL = [
     {
         "name": "e2e-drill",
@@ -48,7 +53,7 @@ DRILL = [
             {
                 "alert": "OpenClawDrill",
                 "expr": "vector(1)",
-                "for": "0s",
+                "for": "0s" if severity == "critical" else "3s",
                 "labels": {"severity": severity, "team": "openclaw"},
                 "annotations": {"summary": f"drill ({severity})"},
             }
