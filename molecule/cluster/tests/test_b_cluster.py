@@ -146,8 +146,9 @@ def _timed(url, key, seconds, rate=EVENT_RATE, connections=16):
     return result
 
 
-# Extra variables for every playbook the tests run, before the test's own
-# (which win), e.g. on a machine loaded by other work:
+# Extra variables for every ansible-playbook run of these tests, before the
+# test's own (which win); the AWX jobs take their survey answers only. E.g.
+# on a machine loaded by other work:
 # OPENCLAW_CLUSTER_EXTRA_VARS="openclaw_runtime_loadgate_max_p99_ms=3000"
 EXTRA_VARS = os.environ.get("OPENCLAW_CLUSTER_EXTRA_VARS", "")
 
