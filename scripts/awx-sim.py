@@ -56,6 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTROLLER = ROOT / "awx" / "controller.yml"
 PLAN = ROOT / "awx" / "sim.yml"
 SANDBOX_INVENTORY = "inventories/sandbox/hosts.yml"
+# Variables of this shell a job must not inherit: a job's environment is AWX's
+# (nothing from a Molecule run: its artifact directory, collection paths).
+NOT_INHERITED = ("ANSIBLE_", "MOLECULE_", "OPENCLAW_")
 
 # AWX (awx/main/utils/ansible.py): a project file is offered as a playbook when
 # it is .yml/.yaml, not under roles/, tasks/, group_vars/, host_vars/ or a dot
@@ -288,8 +291,7 @@ def playbook_hosts(pdd: Path, playbook: str, env: dict) -> set[str]:
         ["ansible-playbook", "-i", str(pdd / "inventory" / "hosts"), "--list-hosts",
          "-e", f"@{pdd / 'env' / 'extravars'}", playbook],
         capture_output=True, text=True, cwd=pdd / "project", check=False,
-        env={**{k: v for k, v in os.environ.items()
-                if not k.startswith(("ANSIBLE_", "MOLECULE_", "OPENCLAW_"))}, **env},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}, **env},
     )  # fmt: skip
     if res.returncode:
         raise SystemExit(f"ERROR: --list-hosts of {playbook} failed: {res.stderr.strip()[-600:]}")
@@ -526,7 +528,7 @@ class Sim:
         # The job's environment is AWX's, not this shell's: nothing from the
         # Molecule run (its artifact directory, collection paths) leaks in.
         saved = {k: os.environ.pop(k) for k in list(os.environ)
-                 if k.startswith(("ANSIBLE_", "MOLECULE_", "OPENCLAW_"))}  # fmt: skip
+                 if k.startswith(NOT_INHERITED)}  # fmt: skip
         start = time.monotonic()
         try:
             r = ansible_runner.run(
