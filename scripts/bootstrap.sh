@@ -70,7 +70,26 @@ lock() {
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(apt venv docker images)
+if [ ${#steps[@]} -eq 0 ]; then
+    # Everything. On a fresh machine the Debian packages, the Docker engine and
+    # the test images (debootstrap) take minutes, and so does the venv's pip
+    # install: they share no files, so the venv is made beside them when this
+    # Python can make one by itself (otherwise python3-venv comes from apt
+    # first). Its output lines carry their own [bootstrap] prefix.
+    if [ -x "$VENV/bin/python" ] || "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+        venv_log=$(mktemp)
+        say "Python virtualenv: checked beside the Debian packages, Docker and the test images (its lines follow theirs)"
+        venv >"$venv_log" 2>&1 &
+        venv_pid=$!
+        rc=0
+        apt_packages && scripts/ensure-docker.sh && scripts/build-test-images.sh || rc=$?
+        wait "$venv_pid" || { rc=1; echo "ERROR: the virtualenv step failed:" >&2; }
+        cat "$venv_log"
+        rm -f "$venv_log"
+        exit $rc
+    fi
+    steps=(apt venv docker images)
+fi
 for step in "${steps[@]}"; do
     case $step in
         apt) apt_packages ;;

@@ -1,9 +1,10 @@
 """Behaviour of each runtime host of the fleet after site.yml (the former
 runtime scenario's tests): the replicas answer a real OIP client from the
 controller, run with their limits on a read-only root, heal themselves after
-a crash and a hang, a port conflict is named, and the load gate report is
-green. A configuration change rolling through the replicas under load is
-test_b_cluster.py's rolling update, through the real load balancer."""
+a crash, a port conflict is named, and the load gate report is green. A hang
+is test_a_selfheal.py's; a configuration change rolling through the replicas
+under load is test_b_cluster.py's rolling update, through the real load
+balancer."""
 
 import json
 import os
@@ -167,25 +168,6 @@ def test_a_crashed_replica_comes_back(host, address):
     after = _wait_healthy(host, name, before["State"]["StartedAt"], timeout=90)
     assert after["Running"]
     assert _inspect(host, name)["RestartCount"] > before["RestartCount"]
-
-
-def test_a_hung_replica_is_restarted_by_the_self_healing_timer(host):
-    name = REPLICAS[1]
-    before = _inspect(host, name)
-    pids = host.check_output(f"docker top {name} -eo pid").split()[1:]
-    assert pids
-    # Freeze every process of the replica: it keeps its port open but never answers.
-    host.check_output("kill -STOP " + " ".join(pids))
-    _wait_healthy(host, name, before["State"]["StartedAt"], timeout=180)
-    # The heal script restarts one replica at a time and waits for it (its
-    # order is tested in tests/playbooks/test_runtime_heal.py).
-    for _ in range(20):
-        journal = host.check_output("journalctl -u openclaw-runtime-heal --no-pager -o cat")
-        if f"replica {name} is healthy again" in journal:
-            break
-        time.sleep(1)
-    assert f"replica {name} is unhealthy: restarting it" in journal
-    assert f"replica {name} is healthy again" in journal, journal[-2000:]
 
 
 def _converge(host, *extra):

@@ -451,15 +451,16 @@ def test_a_release_failing_its_watch_window_rolls_back_on_its_own(host, lb, admi
     assert len(_serving(host, "green")) == 4 and _serving(host, "blue") == []
 
 
-def test_scaling_down_and_up_from_awx_fails_no_request(host, lb, admin_key, awx):
-    # AWX's "Scale" job template. Down: replica 2 of each host is drained, put
-    # in maint, then stopped; up: replicas start, must be healthy, and only
-    # then are enabled. 3 is beyond the inventory's count: the third slot's
-    # port is open on the runtime hosts
+def test_scaling_up_and_down_from_awx_fails_no_request(host, lb, admin_key, awx):
+    # AWX's "Scale" job template. Up: the new replica starts, must be healthy,
+    # and only then is enabled; 3 is beyond the inventory's count: the third
+    # slot's port is open on the runtime hosts
     # (openclaw_loadbalancer_max_replicas_per_host), so only scale.yml runs.
-    # Back to the inventory's 2 at the end.
+    # Down, back to the inventory's 2: replica 3 of each host is drained, put
+    # in maint, then stopped. (Each Scale job runs the runtime role on both
+    # hosts, about 70 s here: two jobs show both directions.)
     figures = {}
-    for replicas, serving in ((1, 2), (3, 6), (2, 4)):
+    for replicas, serving in ((3, 6), (2, 4)):
         with _load(f"https://{lb}/v2/models/digits/infer", admin_key) as load:
             job = _awx_job(awx, "Scale", {"openclaw_runtime_replicas": replicas})
             time.sleep(3)

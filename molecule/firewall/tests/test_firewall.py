@@ -138,13 +138,14 @@ def test_published_ports_pass_through_the_openclaw_chain(host):
 # Connects to the host's published ports every 50 ms for `seconds`, from the
 # attacker, and prints how many connections each port accepted.
 _PROBE = """
-import socket, sys, time
+import select, socket, sys, time
 # The name is resolved once: a slow lookup must not eat the probe's time.
 target = socket.gethostbyname(sys.argv[1])
 seconds, ports = float(sys.argv[2]), [int(p) for p in sys.argv[3:]]
 accepted = dict.fromkeys(ports, 0)
 end = time.monotonic() + seconds
-while time.monotonic() < end:
+# Until the test writes a line (or closes stdin), at most `seconds`.
+while time.monotonic() < end and not select.select([sys.stdin], [], [], 0)[0]:
     for port in ports:
         try:
             socket.create_connection((target, port), 0.2).close()
@@ -154,13 +155,18 @@ while time.monotonic() < end:
     time.sleep(0.05)
 print(" ".join(f"{p}={n}" for p, n in accepted.items()))
 """
+# How long the probe goes on once the published container is back: the first
+# seconds after Docker publishes its ports are when a missing policy shows.
+PROBE_AFTER_BACK = 5
 
 
 def _start_docker_under_probe(host, attacker, command):
     """Run ``command`` (a start or restart of Docker) while the attacker probes
     443 (allowed) and 8081 (not allowed)."""
+    probe_args = [_name(host), "90", "443", "8081"]
     probe = subprocess.Popen(
-        ["docker", "exec", attacker, "python3", "-c", _PROBE, _name(host), "25", "443", "8081"],
+        ["docker", "exec", "-i", attacker, "python3", "-c", _PROBE, *probe_args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -178,7 +184,8 @@ def _start_docker_under_probe(host, attacker, command):
     # The policy is loaded before dockerd starts (docker.service.d drop-in):
     # it is there the moment the container is, no polling.
     rules = host.check_output("iptables -S DOCKER-USER").splitlines()
-    out, _ = probe.communicate(timeout=60)
+    time.sleep(PROBE_AFTER_BACK)
+    out, _ = probe.communicate("stop\n", timeout=60)
     accepted = dict(pair.split("=") for pair in out.split())
     return back, rules, {int(p): int(n) for p, n in accepted.items()}
 
