@@ -25,6 +25,12 @@ Targets (issue 18): at 64 connections 0.5x the ceiling with binary bodies and
 and no request slower than 1 s at any point (every point is a closed-loop load
 the server sustains). ``--profile`` also records a py-spy flame graph of one
 worker at 64 connections (binary) into ``artifacts/bench/mlp-flame.svg``.
+
+Peers in the same rounds: FastAPI + uvicorn with one ``session.run`` per request
+(JSON, 1 connection), and Triton Inference Server through PyTriton (every body
+and connection count; Triton's HTTP front end and dynamic batcher, a Python
+callable per instance running onnxruntime, ``pytriton_mlp.py``), made in
+``.venv-bench-triton`` the first time (``--no-triton`` leaves it out).
 Writes ``artifacts/bench/mlp-<time>.json`` and ``artifacts/bench/mlp-latest.json``.
 """
 
@@ -57,6 +63,8 @@ from run import (  # noqa: E402  (the bench directory is not a package)
 )
 
 DIMS = (1024, 1024, 1024, 512, 10)
+TRITON_VENV = ROOT / ".venv-bench-triton"
+TRITON_PACKAGES = ["nvidia-pytriton==0.7.0", "onnxruntime", "numpy"]
 MAX_BATCH = 64
 CONNECTIONS = (1, 16, 64)
 CEILING_BATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -214,6 +222,32 @@ def start_fastapi(workdir: Path, model: Path, workers: int, port: int):
     return subprocess.Popen(cmd, cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def setup_triton() -> None:
+    """Create .venv-bench-triton with PyTriton (the wheel ships the Triton server)."""
+    if not (TRITON_VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TRITON_VENV)], check=True)
+    pip = [str(TRITON_VENV / "bin" / "pip"), "install", "-q", *TRITON_PACKAGES]
+    subprocess.run(pip, check=True)
+
+
+def start_triton(workdir: Path, model: Path, instances: int, port: int):
+    """Start the PyTriton peer with the interpreter's own libpython first on the library path."""
+    python = str(TRITON_VENV / "bin" / "python")
+    libdir = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    env = dict(os.environ)
+    # Triton's Python backend stub links libpython3.11.so: without this it finds the
+    # system's 3.11.2 and fails against this interpreter's 3.11.7 standard library.
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [libdir, env.get("LD_LIBRARY_PATH")]))
+    log = (workdir / "triton-mlp.log").open("wb")
+    cmd = [python, str(HERE / "pytriton_mlp.py"), str(model), str(port), str(instances)]
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def median(values: list[float]) -> float:
     values = sorted(values)
     n = len(values)
@@ -273,7 +307,7 @@ def measure(args, model, workers, urls, procs, body_env, kinds, conns_list):
                 f"  round {i + 1}/{args.rounds} ceiling    batch {batch:<3} {rps:9.0f} rows/s",
                 flush=True,
             )
-        ours = [name for name in procs if name.startswith("openclaw")]
+        ours = [name for name in procs if name.startswith("openclaw") or name == "triton"]
         points = [(name, k, c) for k in kinds for c in conns_list for name in ours]
         if "fastapi" in procs:
             points.append(("fastapi", "json", 1))
@@ -365,6 +399,11 @@ def summarize(ceil_runs: dict[int, list[float]], runs: dict[tuple[str, str, int]
             None,
         )
 
+    for kind in ("binary", "json"):
+        for conns in CONNECTIONS:
+            ours, triton = find("openclaw", kind, conns), find("triton", kind, conns)
+            if ours and triton and triton["rps"]:
+                print(f"  runtime / PyTriton, {kind} c={conns}: {ours['rps'] / triton['rps']:.2f}x")
     targets: dict[str, dict] = {}
     for kind in ("binary", "json"):
         r = find("openclaw", kind, 64)
@@ -403,8 +442,8 @@ def summarize(ceil_runs: dict[int, list[float]], runs: dict[tuple[str, str, int]
     return ceil, rows, targets
 
 
-def start_servers(workdir, repo, model, workers, args, use_fastapi, body_env, procs, urls):
-    """Start the runtime (and the FastAPI peer), wait until they answer, warm them up."""
+def start_servers(workdir, repo, model, workers, args, peers, body_env, procs, urls):
+    """Start the runtime (and the peers in ``peers``), wait until they answer, warm them up."""
     port = free_port()
     procs["openclaw"] = start_runtime(workdir, repo, workers, port, args.execution)
     urls["openclaw"] = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
@@ -418,10 +457,14 @@ def start_servers(workdir, repo, model, workers, args, use_fastapi, body_env, pr
             workdir, repo, int(count or workers), port, execution or args.execution, name, src
         )
         urls[name] = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
-    if use_fastapi:
+    if "fastapi" in peers:
         port = free_port()
         procs["fastapi"] = start_fastapi(workdir, model, workers, port)
         urls["fastapi"] = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
+    if "triton" in peers:
+        port = free_port()
+        procs["triton"] = start_triton(workdir, model, workers, port)
+        urls["triton"] = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
     for name in list(procs):
         try:
             wait_ready(urls[name], Path(body_env["json"]["BENCH_BODY"]))
@@ -431,7 +474,7 @@ def start_servers(workdir, repo, model, workers, args, use_fastapi, body_env, pr
             print(f"  {name}: FAILED: {exc}", file=sys.stderr)
             stop(procs.pop(name))
     for name in procs:
-        for kind in args.kinds if name.startswith("openclaw") else ["json"]:
+        for kind in args.kinds if name != "fastapi" else ["json"]:
             wrk(urls[name], 16, 2, body_env[kind])  # warm-up
 
 
@@ -463,6 +506,28 @@ def write_results(args, workers, ceil, rows, targets, notes) -> None:
     print(f"\nwrote {out / 'mlp-latest.json'}")
 
 
+def available_peers(args) -> set[str]:
+    """The peers asked for whose virtualenv exists or can be made now."""
+    peers = set()
+    if not args.no_fastapi:
+        peers.add("fastapi")
+        if not (BENCH_VENV / "bin" / "uvicorn").exists():
+            try:
+                setup_peers()
+            except Exception as exc:  # the peer is a comparison, not the subject
+                print(f"  fastapi peer unavailable: {exc}", file=sys.stderr)
+                peers.discard("fastapi")
+    if not args.no_triton:
+        peers.add("triton")
+        if not (TRITON_VENV / "bin" / "python").exists():
+            try:
+                setup_triton()
+            except Exception as exc:
+                print(f"  PyTriton peer unavailable: {exc}", file=sys.stderr)
+                peers.discard("triton")
+    return peers
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk point")
@@ -479,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         "count (A/B in the same rounds)",
     )
     parser.add_argument("--no-fastapi", action="store_true", help="leave the per-request peer out")
+    parser.add_argument("--no-triton", action="store_true", help="leave the PyTriton peer out")
     parser.add_argument("--bodies", default="binary,json")
     parser.add_argument("--connections", default=",".join(map(str, CONNECTIONS)))
     parser.add_argument("--profile", action="store_true", help="py-spy flame graph of a worker")
@@ -492,13 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or cpu_quota()
     args.kinds = kinds = [k.strip() for k in args.bodies.split(",") if k.strip()]
     conns_list = [int(c) for c in args.connections.split(",") if c.strip()]
-    use_fastapi = not args.no_fastapi
-    if use_fastapi and not (BENCH_VENV / "bin" / "uvicorn").exists():
-        try:
-            setup_peers()
-        except Exception as exc:  # the peer is a comparison, not the subject
-            print(f"  fastapi peer unavailable: {exc}", file=sys.stderr)
-            use_fastapi = False
+    peers = available_peers(args)
     workdir = Path(tempfile.mkdtemp(prefix="openclaw-bench-mlp-"))
     repo = workdir / "repo"
     model = build_model(repo)
@@ -512,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     urls: dict[str, str] = {}
     notes: list[str] = []
     try:
-        start_servers(workdir, repo, model, workers, args, use_fastapi, body_env, procs, urls)
+        start_servers(workdir, repo, model, workers, args, peers, body_env, procs, urls)
         ceil_runs, runs = measure(args, model, workers, urls, procs, body_env, kinds, conns_list)
         if args.profile:
             out = Path(args.out)
