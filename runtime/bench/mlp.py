@@ -65,6 +65,7 @@ from run import (  # noqa: E402  (the bench directory is not a package)
 DIMS = (1024, 1024, 1024, 512, 10)
 TRITON_VENV = ROOT / ".venv-bench-triton"
 TRITON_PACKAGES = ["nvidia-pytriton==0.7.0", "onnxruntime", "numpy"]
+TRITON_READY = TRITON_VENV / ".openclaw-ready"
 MAX_BATCH = 64
 CONNECTIONS = (1, 16, 64)
 CEILING_BATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -228,6 +229,8 @@ def setup_triton() -> None:
         subprocess.run([sys.executable, "-m", "venv", str(TRITON_VENV)], check=True)
     pip = [str(TRITON_VENV / "bin" / "pip"), "install", "-q", *TRITON_PACKAGES]
     subprocess.run(pip, check=True)
+    # Written only once the install succeeded: an interrupted one is tried again.
+    TRITON_READY.touch()
 
 
 def start_triton(workdir: Path, model: Path, instances: int, port: int):
@@ -307,8 +310,9 @@ def measure(args, model, workers, urls, procs, body_env, kinds, conns_list):
                 f"  round {i + 1}/{args.rounds} ceiling    batch {batch:<3} {rps:9.0f} rows/s",
                 flush=True,
             )
-        ours = [name for name in procs if name.startswith("openclaw") or name == "triton"]
-        points = [(name, k, c) for k in kinds for c in conns_list for name in ours]
+        # Every body and connection count for the runtime and Triton; FastAPI at one point.
+        grid = [name for name in procs if name != "fastapi"]
+        points = [(name, k, c) for k in kinds for c in conns_list for name in grid]
         if "fastapi" in procs:
             points.append(("fastapi", "json", 1))
         for name, kind, conns in points:
@@ -399,11 +403,11 @@ def summarize(ceil_runs: dict[int, list[float]], runs: dict[tuple[str, str, int]
             None,
         )
 
-    for kind in ("binary", "json"):
-        for conns in CONNECTIONS:
-            ours, triton = find("openclaw", kind, conns), find("triton", kind, conns)
-            if ours and triton and triton["rps"]:
-                print(f"  runtime / PyTriton, {kind} c={conns}: {ours['rps'] / triton['rps']:.2f}x")
+    for triton in (r for r in rows if r["server"] == "triton" and r["rps"]):
+        kind, conns = triton["body"], triton["connections"]
+        ours = find("openclaw", kind, conns)
+        if ours:
+            print(f"  runtime / PyTriton, {kind} c={conns}: {ours['rps'] / triton['rps']:.2f}x")
     targets: dict[str, dict] = {}
     for kind in ("binary", "json"):
         r = find("openclaw", kind, 64)
@@ -508,23 +512,21 @@ def write_results(args, workers, ceil, rows, targets, notes) -> None:
 
 def available_peers(args) -> set[str]:
     """The peers asked for whose virtualenv exists or can be made now."""
+    wanted = {
+        "fastapi": (args.no_fastapi, BENCH_VENV / "bin" / "uvicorn", setup_peers),
+        "triton": (args.no_triton, TRITON_READY, setup_triton),
+    }
     peers = set()
-    if not args.no_fastapi:
-        peers.add("fastapi")
-        if not (BENCH_VENV / "bin" / "uvicorn").exists():
+    for name, (left_out, ready, setup) in wanted.items():
+        if left_out:
+            continue
+        if not ready.exists():
             try:
-                setup_peers()
-            except Exception as exc:  # the peer is a comparison, not the subject
-                print(f"  fastapi peer unavailable: {exc}", file=sys.stderr)
-                peers.discard("fastapi")
-    if not args.no_triton:
-        peers.add("triton")
-        if not (TRITON_VENV / "bin" / "python").exists():
-            try:
-                setup_triton()
-            except Exception as exc:
-                print(f"  PyTriton peer unavailable: {exc}", file=sys.stderr)
-                peers.discard("triton")
+                setup()
+            except Exception as exc:  # a peer is a comparison, not the subject
+                print(f"  {name} peer unavailable: {exc}", file=sys.stderr)
+                continue
+        peers.add(name)
     return peers
 
 

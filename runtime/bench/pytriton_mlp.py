@@ -4,7 +4,7 @@ Triton's own HTTP front end (KServe V2, the same JSON and binary bodies as the
 runtime) and dynamic batcher (``max_batch_size`` 64, no queue delay, like the
 runtime's configuration in ``mlp.py``), with one Python callable per instance
 running onnxruntime (one intra-op thread each). Runs in its own virtualenv,
-``.venv-bench-triton`` (``mlp.py --setup-triton`` makes it): the wheel ships the
+``.venv-bench-triton`` (``mlp.py`` makes it the first time): the wheel ships the
 Triton server and pins its own numpy.
 
 Usage: pytriton_mlp.py MODEL.onnx HTTP_PORT INSTANCES
